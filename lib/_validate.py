@@ -1,0 +1,97 @@
+"""Argument checks shared by every module: each failure names the argument.
+
+Every public function of `lib` validates its inputs with these helpers, so that bad input
+gives one kind of error (`ValueError`) with one kind of message:
+``"<name> must be <what was expected>, got <what was given>"``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+class DivergenceError(ValueError, ArithmeticError):
+    """Gradient descent left every bounded set: the step size is above the stable limit.
+
+    Subclasses `ValueError` (the step size is a bad input for that problem) and
+    `ArithmeticError` (the iterates overflowed), so either `except` clause catches it.
+
+    Attributes
+    ----------
+    step : int
+        First iteration whose iterate was no longer finite (or absurdly large).
+    stable_eta : float
+        The largest step size for which the target minimum is linearly stable
+        (2 / sharpness there); the `eta` that was used is above it or near it.
+    """
+
+    def __init__(self, message: str, step: int, stable_eta: float):
+        super().__init__(message)
+        self.step = step
+        self.stable_eta = stable_eta
+
+
+def _describe(x) -> str:
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        return repr(x)
+    return f"an array of shape {arr.shape}"
+
+
+def as_float_array(x, name: str, *, ndim: int | None = None, min_ndim: int | None = None) -> np.ndarray:
+    """`x` as a float64 array with only finite entries, else ValueError naming `name`."""
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric, got {_describe(x)}") from exc
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return arr
+
+
+def positive(x, name: str, *, allow_zero: bool = False) -> np.ndarray:
+    """Finite array with entries > 0 (or >= 0 when `allow_zero`)."""
+    arr = as_float_array(x, name)
+    bad = arr < 0 if allow_zero else arr <= 0
+    if np.any(bad):
+        word = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {word}, got {arr.ravel()[bad.ravel()][:3]}")
+    return arr
+
+
+def integer(x, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """A Python int in [low, high] (bounds inclusive, None = unbounded)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {x!r}")
+    x = int(x)
+    if low is not None and x < low:
+        raise ValueError(f"{name} must be >= {low}, got {x}")
+    if high is not None and x > high:
+        raise ValueError(f"{name} must be <= {high}, got {x}")
+    return x
+
+
+def depth(x) -> int:
+    """The network depth L >= 1."""
+    return integer(x, "depth", low=1)
+
+
+def broadcast_modes(**arrays) -> tuple[np.ndarray, ...]:
+    """Broadcast per-mode parameters together; the last axis indexes modes.
+
+    Raises ValueError naming the arguments when the shapes do not broadcast.
+    """
+    try:
+        out = np.broadcast_arrays(*arrays.values())
+    except ValueError as exc:
+        shapes = ", ".join(f"{k}{np.shape(v)}" for k, v in arrays.items())
+        raise ValueError(f"{', '.join(arrays)} must broadcast together, got shapes {shapes}") from exc
+    if out[0].ndim == 0:
+        out = [o.reshape(1) for o in out]
+    return tuple(np.array(o, dtype=float) for o in out)

@@ -1,0 +1,329 @@
+"""Gradient descent and gradient flow for deep linear networks.
+
+Two levels, which the tests hold against each other:
+
+* decoupled modes (`discrete_modes`, `mode_flow`): from the aligned balanced start each
+  mode strength w_i evolves on its own; cost O(k) per step;
+* full matrices (`gradient_descent`, `gradient_flow`): the factors W_1 (p, r_1), ...,
+  W_L (r_{L-1}, d) themselves, from any start, on the loss
+  f = 1/(2n) ||Y - X W_1 ... W_L||_F^2 = 1/2 tr(W^T Sxx W) - tr(W^T Sxy) + const.
+  Every step uses only the moments Sxx (p, p) and Sxy (p, d): its cost does not depend on n.
+
+Gradient of f with respect to factor l, with W_{<l} = W_1 ... W_{l-1} and
+W_{>l} = W_{l+1} ... W_L (identity when empty):
+
+    grad_l = W_{<l}^T (Sxx W - Sxy) W_{>l}^T.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from . import _validate as v
+from .problems import moments
+from .theory import mode_stable_step_size, sharpness_at_minimum
+
+DivergenceError = v.DivergenceError
+
+
+# --------------------------------------------------------------------------- modes
+def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
+    """Exact gradient-descent iterates of the mode strengths from the aligned balanced start.
+
+    Each of the L factors carries a = w^{1/L} on the mode, and one step is
+        a <- a + eta (sigma - lam a^L) a^{L-1},    w = a^L,
+    i.e. w <- w (1 + eta (sigma - lam w))^2 for L = 2 and
+    w <- w + eta (sigma - lam w) for L = 1.
+
+    Parameters
+    ----------
+    sigma, lam, w0, eta : arrays broadcasting to a common shape (..., k)
+        (a batch of step sizes or spectra costs one loop); lam > 0, eta > 0,
+        w0 >= 0 when depth >= 2.
+    steps : int >= 0
+    depth : int >= 1
+
+    Returns
+    -------
+    w : array, shape (steps + 1, ..., k); w[t] is the strength after t steps.
+
+    Raises
+    ------
+    DivergenceError if an iterate overflows, naming the step and the per-mode stable
+    step size 2 / (L lam w*^{2-2/L}), w* = sigma / lam.
+    """
+    L = v.depth(depth)
+    steps = v.integer(steps, "steps", low=0)
+    sigma = v.positive(sigma, "sigma", allow_zero=True)
+    lam = v.positive(lam, "lam")
+    eta = v.positive(eta, "eta")
+    w0 = v.as_float_array(w0, "w0")
+    if L >= 2 and np.any(w0 < 0):
+        raise ValueError("w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))")
+    sigma, lam, w0, eta = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0, eta=eta)
+    out = np.empty((steps + 1,) + w0.shape)
+    out[0] = w0
+    a = w0 ** (1.0 / L)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, steps + 1):
+            w = out[t - 1]
+            if L == 1:
+                out[t] = w + eta * (sigma - lam * w)
+                continue
+            a = a + eta * (sigma - lam * w) * a ** (L - 1)
+            out[t] = a**L
+            if not np.isfinite(out[t]).all():
+                bad = np.argwhere(~np.isfinite(out[t]))[0]
+                limit = mode_stable_step_size(np.where(sigma > 0, sigma, 1.0), lam, L)
+                raise DivergenceError(
+                    f"discrete_modes diverged at step {t} (mode index {tuple(bad)}): "
+                    f"eta = {eta[tuple(bad)]:.6g} but the mode is stable only for "
+                    f"eta < {limit[tuple(bad)]:.6g} (= 2 / (L lam w*^(2-2/L)))",
+                    step=t, stable_eta=float(limit[tuple(bad)]))
+    if L == 1 and not np.isfinite(out).all():
+        t = int(np.argwhere(~np.isfinite(out))[0, 0])
+        limit = float((2 / lam).min())
+        raise DivergenceError(f"discrete_modes diverged at step {t}: depth 1 is stable only for eta < 2/lam = {limit:.6g}",
+                              step=t, stable_eta=limit)
+    return out
+
+
+def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
+    """Balanced gradient flow of the mode strengths, any depth, by numerical integration.
+
+    dw/dt = L w^{2 - 2/L} (sigma - lam w) (the logistic equation for L = 2), integrated
+    in u = log w (so that tiny starts keep full relative accuracy) with scipy's DOP853.
+
+    Parameters
+    ----------
+    t : array of times >= 0, any shape
+    sigma, lam : (k,); w0 : (k,) positive
+    depth : int >= 1
+
+    Returns
+    -------
+    w : array, shape t.shape + (k,)
+    """
+    L = v.depth(depth)
+    t = v.as_float_array(t, "t")
+    if np.any(t < 0):
+        raise ValueError("t must be non-negative")
+    sigma = v.positive(sigma, "sigma", allow_zero=True)
+    lam = v.positive(lam, "lam")
+    w0 = v.positive(w0, "w0")
+    sigma, lam, w0 = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
+    if sigma.ndim != 1:
+        raise ValueError(f"sigma, lam and w0 must broadcast to one dimension (k,), got {sigma.shape}")
+    times = np.unique(t.ravel())
+
+    def rhs(_, u):
+        w = np.exp(u)
+        return L * w ** (1 - 2 / L) * (sigma - lam * w)
+
+    sol = solve_ivp(rhs, (0.0, float(times[-1]) if times.size else 0.0), np.log(w0),
+                    t_eval=times, method="DOP853", rtol=rtol, atol=1e-12)
+    if not sol.success:
+        raise RuntimeError(f"mode_flow: the ODE solver failed: {sol.message}")
+    w_sorted = np.exp(sol.y.T)
+    return w_sorted[np.searchsorted(times, t.ravel())].reshape(t.shape + (sigma.size,))
+
+
+# --------------------------------------------------------------------------- full matrices
+def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
+    """Validate a list of factors W_1 (..., p, r_1) ... W_L (..., r_{L-1}, d)."""
+    if not isinstance(factors, (list, tuple)) or len(factors) == 0:
+        raise ValueError("factors must be a non-empty list of 2-D arrays W_1, ..., W_L")
+    fs = [v.as_float_array(W, f"factors[{i}]", min_ndim=2).copy() for i, W in enumerate(factors)]
+    if fs[0].shape[-2] != p:
+        raise ValueError(f"factors[0] must have {p} rows (the input dimension p), got shape {fs[0].shape}")
+    if fs[-1].shape[-1] != d:
+        raise ValueError(f"factors[-1] must have {d} columns (the output dimension d), got shape {fs[-1].shape}")
+    for i in range(len(fs) - 1):
+        if fs[i].shape[-1] != fs[i + 1].shape[-2]:
+            raise ValueError(f"factors[{i}] {fs[i].shape} and factors[{i + 1}] {fs[i + 1].shape} do not chain")
+    return fs
+
+
+def product(factors) -> np.ndarray:
+    """End-to-end map W_1 W_2 ... W_L (batched over leading axes)."""
+    out = factors[0]
+    for W in factors[1:]:
+        out = out @ W
+    return out
+
+
+def factor_gradients(Sxx, Sxy, factors):
+    """Gradients of f with respect to every factor, from the moments.
+
+    Returns (grads, W): the list grad_l with the shapes of the factors, and the product W.
+    Cost: 3L - 1 matrix products, none of size n.
+    """
+    L = len(factors)
+    prefixes = [factors[0]]  # W_{<=l}
+    for W in factors[1:]:
+        prefixes.append(prefixes[-1] @ W)
+    W = prefixes[-1]
+    G = Sxx @ W - Sxy  # (..., p, d): gradient with respect to the end-to-end map
+    grads = [None] * L
+    # Sweep from the output side: right = W_{>l}^T accumulated, left = W_{<l}.
+    right_G = G  # G W_{>l}^T, updated as l decreases
+    for l in range(L - 1, -1, -1):
+        grads[l] = right_G if l == 0 else np.swapaxes(prefixes[l - 1], -1, -2) @ right_G
+        if l > 0:
+            right_G = right_G @ np.swapaxes(factors[l], -1, -2)
+    return grads, W
+
+
+def _finite(factors) -> bool:
+    """True while every factor and the end-to-end map are finite (the map can overflow
+    one step before the factors do)."""
+    return all(np.isfinite(W).all() for W in factors) and bool(np.isfinite(product(factors)).all())
+
+
+def _stable_eta(Sxx, Sxy, depth):
+    try:
+        return 2.0 / sharpness_at_minimum(Sxx, Sxy, depth)
+    except Exception:  # the error message must not fail on a degenerate problem
+        return float("nan")
+
+
+def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every=16):
+    """Gradient descent on the factors from the moments; see `gradient_descent`.
+
+    Parameters
+    ----------
+    Sxx : (p, p), Sxy : (p, d)
+    factors : list of L arrays, W_l of shape (..., r_{l-1}, r_l); leading axes are a
+        batch of independent runs advanced together.
+    eta : float, or array broadcasting to the batch shape (one step size per run).
+    steps : int >= 0; every : record every `every` steps (and the last step).
+    check_every : steps between finiteness checks; a failed check replays the last
+        chunk step by step to name the exact step of divergence.
+
+    Returns
+    -------
+    iters : (m,) int array of recorded iterations, 0 and steps included
+    products : (m, ..., p, d) end-to-end maps at those iterations
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
+    p, d = Sxy.shape
+    if Sxx.shape != (p, p):
+        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+    fs = check_factors(factors, p, d)
+    steps = v.integer(steps, "steps", low=0)
+    every = v.integer(every, "every", low=1)
+    check_every = v.integer(check_every, "check_every", low=1)
+    eta = v.positive(eta, "eta")
+    batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs))
+    try:
+        eta_b = np.broadcast_to(eta, batch)[..., None, None]
+    except ValueError as exc:
+        raise ValueError(f"eta must broadcast to the batch shape {batch} of the factors, got {eta.shape}") from exc
+    fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
+
+    iters = np.unique(np.append(np.arange(0, steps + 1, every), steps))
+    out = np.empty((iters.size,) + batch + (p, d))
+    out[0] = product(fs)
+    record = 1
+    snapshot, snapshot_step = [W.copy() for W in fs], 0
+
+    def diverged(step):
+        bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
+        limit = _stable_eta(Sxx, Sxy, len(fs))
+        eta_used = float(np.broadcast_to(eta, batch)[bad[0]]) if batch else float(eta)
+        where = f" (run {bad[0]} of the batch)" if batch else ""
+        return DivergenceError(
+            f"gradient descent diverged at step {step}{where}: eta = {eta_used:.6g}, while the "
+            f"balanced minimum is linearly stable only for eta < {limit:.6g} (2 / sharpness)",
+            step=step, stable_eta=limit)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = 0
+        while t < steps:
+            grads, _ = factor_gradients(Sxx, Sxy, fs)
+            for W, g in zip(fs, grads):
+                W -= eta_b * g
+            t += 1
+            if t % check_every == 0 or t == steps or (record < iters.size and iters[record] == t):
+                if not _finite(fs):
+                    # Replay from the last good snapshot one step at a time.
+                    fs[:] = [W.copy() for W in snapshot]
+                    for s in range(snapshot_step + 1, t + 1):
+                        grads, _ = factor_gradients(Sxx, Sxy, fs)
+                        for W, g in zip(fs, grads):
+                            W -= eta_b * g
+                        if not _finite(fs):
+                            raise diverged(s)
+                    raise diverged(t)
+                snapshot, snapshot_step = [W.copy() for W in fs], t
+                if record < iters.size and iters[record] == t:
+                    out[record] = product(fs)
+                    record += 1
+    return iters, out
+
+
+def gradient_descent(X, Y, factors, eta, steps, every=1):
+    """Full-matrix gradient descent on 1/(2n) ||Y - X W_1 ... W_L||_F^2.
+
+    Parameters
+    ----------
+    X : (n, p), Y : (n, d)
+    factors : list of L >= 1 arrays W_1 (p, r_1), ..., W_L (r_{L-1}, d), optionally with
+        the same leading batch axes (runs advanced together; see `eta`).
+    eta : step size > 0, or one per batch run.
+    steps : number of steps; every : record every `every` steps (the last is recorded too).
+
+    Returns
+    -------
+    iters : (m,) recorded iteration numbers
+    products : (m, ..., p, d) end-to-end maps W_1 ... W_L at those iterations
+
+    The moments are formed once (cost n p (p + d)); each step then costs O(L r^3),
+    independent of n. A run that diverges raises `DivergenceError` with the step and
+    the stable step-size limit 2 / sharpness at the balanced minimum.
+    """
+    Sxx, Sxy = moments(X, Y)
+    return gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every)
+
+
+def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13):
+    """Full-matrix gradient flow dW_l/dt = -grad_l f, integrated with scipy's DOP853.
+
+    An independent check of the closed forms: it never uses the decomposition.
+
+    Parameters
+    ----------
+    X : (n, p), Y : (n, d); factors : list of 2-D arrays (no batch axes)
+    t : array of times >= 0, any shape
+
+    Returns
+    -------
+    products : array, shape t.shape + (p, d)
+    """
+    Sxx, Sxy = moments(X, Y)
+    p, d = Sxy.shape
+    fs = check_factors(factors, p, d)
+    if any(W.ndim != 2 for W in fs):
+        raise ValueError("factors must be 2-D for gradient_flow (no batch axes)")
+    t = v.as_float_array(t, "t")
+    if np.any(t < 0):
+        raise ValueError("t must be non-negative")
+    shapes = [W.shape for W in fs]
+    sizes = np.cumsum([0] + [W.size for W in fs])
+
+    def unpack(x):
+        return [x[sizes[i]:sizes[i + 1]].reshape(shapes[i]) for i in range(len(fs))]
+
+    def rhs(_, x):
+        grads, _ = factor_gradients(Sxx, Sxy, unpack(x))
+        return -np.concatenate([g.ravel() for g in grads])
+
+    times = np.unique(t.ravel())
+    x0 = np.concatenate([W.ravel() for W in fs])
+    sol = solve_ivp(rhs, (0.0, float(times[-1])), x0, t_eval=times, method="DOP853", rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"gradient_flow: the ODE solver failed: {sol.message}")
+    prods = np.stack([product(unpack(x)) for x in sol.y.T])
+    return prods[np.searchsorted(times, t.ravel())].reshape(t.shape + (p, d))

@@ -1,0 +1,118 @@
+"""Measurements on end-to-end maps and trajectories. Every function broadcasts over
+leading axes: a trajectory of maps has shape (T, ..., p, d)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate as v
+from .problems import check_data
+
+
+def trace_norm(W) -> np.ndarray:
+    """Nuclear norm (sum of singular values) of W (..., p, d); shape (...)."""
+    W = v.as_float_array(W, "W", min_ndim=2)
+    return np.linalg.svd(W, compute_uv=False).sum(axis=-1)
+
+
+def singular_values(W) -> np.ndarray:
+    """Singular values of W (..., p, d), decreasing; shape (..., min(p, d))."""
+    W = v.as_float_array(W, "W", min_ndim=2)
+    return np.linalg.svd(W, compute_uv=False)
+
+
+def loss(X, Y, W) -> np.ndarray:
+    """f(W) = 1/(2n) ||Y - X W||_F^2 for W of shape (..., p, d); result shape (...).
+
+    Computed from the moments, 1/2 tr(W^T Sxx W) - tr(W^T Sxy) + 1/(2n) ||Y||_F^2, so a
+    trajectory of many maps costs no pass over the data; rounding can leave a tiny
+    negative value at an exact fit, which is clipped to 0 (the loss is a squared norm).
+    """
+    X, Y = check_data(X, Y)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    n, p = X.shape
+    d = Y.shape[1]
+    if W.shape[-2:] != (p, d):
+        raise ValueError(f"W must have trailing shape ({p}, {d}) to match X {X.shape} and Y {Y.shape}, got {W.shape}")
+    Sxx, Sxy = X.T @ X / n, X.T @ Y / n
+    syy = np.sum(Y * Y) / n
+    return loss_from_moments(Sxx, Sxy, syy, W)
+
+
+def loss_from_moments(Sxx, Sxy, syy, W) -> np.ndarray:
+    """The loss from the moments Sxx (p, p), Sxy (p, d) and syy = ||Y||_F^2 / n."""
+    quad = np.einsum("...ij,ik,...kj->...", W, Sxx, W)
+    lin = np.einsum("...ij,ij->...", W, Sxy)
+    return np.maximum(0.5 * quad - lin + 0.5 * syy, 0.0)
+
+
+def mode_strengths(W, U, V, k=None) -> np.ndarray:
+    """Diagonal of U^T W V: the strength of each mode u_i v_i^T in W (..., p, d); shape (..., k)."""
+    W = v.as_float_array(W, "W", min_ndim=2)
+    U = v.as_float_array(U, "U", ndim=2)
+    V = v.as_float_array(V, "V", ndim=2)
+    k = min(U.shape[1], V.shape[1]) if k is None else v.integer(k, "k", low=1, high=min(U.shape[1], V.shape[1]))
+    return np.einsum("pi,...pd,di->...i", U[:, :k], W, V[:, :k])
+
+
+def relative_distance(W, W_ref) -> np.ndarray:
+    """||W - W_ref||_F / ||W_ref||_F, broadcast over leading axes (absolute if W_ref = 0)."""
+    W = v.as_float_array(W, "W", min_ndim=2)
+    W_ref = v.as_float_array(W_ref, "W_ref", min_ndim=2)
+    num = np.linalg.norm(W - W_ref, axis=(-2, -1))
+    den = np.linalg.norm(W_ref, axis=(-2, -1))
+    return num / np.where(den > 0, den, 1.0)
+
+
+def crossing_times(t, y, level) -> np.ndarray:
+    """First time each trajectory reaches `level`, by linear interpolation between samples.
+
+    Parameters
+    ----------
+    t : (T,) increasing sample times
+    y : (T, ...) trajectories
+    level : scalar or array broadcasting to y.shape[1:]
+
+    Returns
+    -------
+    array of shape y.shape[1:]: the first crossing time from below, NaN where the
+    trajectory never reaches the level (callers must check: see `half_way_times`).
+    """
+    t = v.as_float_array(t, "t", ndim=1)
+    y = v.as_float_array(y, "y", min_ndim=1)
+    if y.shape[0] != t.size:
+        raise ValueError(f"y must have t.size = {t.size} rows, got shape {y.shape}")
+    if t.size > 1 and np.any(np.diff(t) <= 0):
+        raise ValueError("t must be strictly increasing")
+    level = np.broadcast_to(v.as_float_array(level, "level"), y.shape[1:])
+    above = y >= level
+    first = np.argmax(above, axis=0)
+    reached = above.any(axis=0)
+    i1 = np.maximum(first, 1)
+    i0 = i1 - 1
+    y0 = np.take_along_axis(y, i0[None], 0)[0]
+    y1 = np.take_along_axis(y, i1[None], 0)[0]
+    frac = np.where(y1 != y0, (level - y0) / np.where(y1 != y0, y1 - y0, 1.0), 0.0)
+    out = t[i0] + np.clip(frac, 0, 1) * (t[i1] - t[i0])
+    out = np.where(first == 0, t[0], out)
+    return np.where(reached, out, np.nan)
+
+
+def half_way_times(t, w, limits) -> np.ndarray:
+    """Measured time at which each mode strength first reaches half its limit.
+
+    t : (T,), w : (T, ..., k), limits : (..., k) (e.g. sigma / lam). Raises ValueError if
+    some mode never gets half way within the samples (instead of returning NaN).
+    """
+    out = crossing_times(t, w, 0.5 * np.asarray(limits, dtype=float))
+    if np.isnan(out).any():
+        missing = np.argwhere(np.isnan(out))[0]
+        raise ValueError(f"w: mode {tuple(missing)} never reaches half its limit within t <= {t[-1]:g}; run longer")
+    return out
+
+
+def staircase_levels(values, levels) -> np.ndarray:
+    """For each sample, the distance to the nearest of the given plateau levels."""
+    values = np.asarray(values, dtype=float)
+    levels = np.asarray(levels, dtype=float)
+    return np.min(np.abs(values[..., None] - levels), axis=-1)

@@ -1,0 +1,62 @@
+"""Printed checks that read the same on every run: rounded numbers and verdicts.
+
+nbval compares printed text exactly, so a printed number must not depend on BLAS
+thread counts or on rounding noise: O(1) quantities are printed to a few significant
+digits, and errors (which live at rounding level) as the power of ten above them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def sig(x, digits: int = 3) -> str:
+    """x rounded to `digits` significant digits, in plain or scientific notation."""
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def decade(x) -> str:
+    """The power of ten at or above |x| (e.g. 3.1e-11 -> '1e-10'): a stable way to print an
+    error whose digits are rounding noise. Exact zero prints as '0'."""
+    x = abs(float(x))
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    return f"1e{math.ceil(math.log10(x) - 1e-9):d}"
+
+
+def check(label: str, error, tol) -> bool:
+    """Print 'label: max error < 1e-10 <= tol 1e-08: OK' (or FAIL) and return the verdict.
+
+    Use as `assert check(...)` so that a false claim fails the cell, and the printed
+    verdict is what nbval compares.
+    """
+    error = float(np.max(np.abs(error)))
+    ok = bool(error <= tol)
+    print(f"{label}: max error <= {decade(error)}, tolerance {sig(tol, 2)}: {'OK' if ok else 'FAIL'}")
+    return ok
+
+
+def verdict(label: str, ok: bool, detail: str = "") -> bool:
+    """Print 'label: detail: OK' (or FAIL) for a claim that is not an error bound."""
+    ok = bool(ok)
+    print(f"{label}{': ' + detail if detail else ''}: {'OK' if ok else 'FAIL'}")
+    return ok
+
+
+def table(header, rows, digits: int = 3) -> None:
+    """Print a fixed-width text table; floats rounded to `digits` significant digits."""
+    cells = [[c if isinstance(c, str) else (str(c) if isinstance(c, (int, np.integer)) else sig(c, digits))
+              for c in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    print("  ".join(str(h).rjust(w) for h, w in zip(header, widths)))
+    for r in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))

@@ -1,0 +1,337 @@
+"""Closed forms and bounds: what the theory predicts, with no simulation.
+
+Mode strengths: from the aligned balanced start the end-to-end map stays
+W(t) = U diag(w(t)) V^T, and each mode strength w_i evolves on its own (see
+`lib.dynamics` for the iterations and `chapters/02_continuous` for the derivation).
+Shape convention of every mode function here: per-mode parameters broadcast together
+to shape (..., k); times `t` of any shape; results have shape t.shape + (..., k).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from . import _validate as v
+from .problems import check_data
+
+
+def _times(t) -> np.ndarray:
+    t = v.as_float_array(t, "t")
+    if np.any(t < 0):
+        raise ValueError("t must be non-negative (times or iterations since the start)")
+    return t
+
+
+def _mode_params(sigma, lam, w0, *, depth: int):
+    sigma = v.positive(sigma, "sigma", allow_zero=True)
+    lam = v.positive(lam, "lam")
+    w0 = v.as_float_array(w0, "w0")
+    if depth >= 2 and np.any(w0 < 0):
+        raise ValueError("w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))")
+    return v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
+
+
+def continuous_modes(t, sigma, lam, w0, depth=2):
+    """Mode strengths of gradient flow from the aligned balanced start, in closed form.
+
+    depth 2 (logistic equation dw/dt = 2 w (sigma - lam w)):
+        w(t) = sigma w0 / ((sigma - lam w0) exp(-2 sigma t) + lam w0)
+    depth 1 (linear equation dw/dt = sigma - lam w):
+        w(t) = sigma/lam + (w0 - sigma/lam) exp(-lam t)
+
+    Parameters
+    ----------
+    t : array, any shape, >= 0
+    sigma : (..., k) singular values of Sxy, >= 0
+    lam : (..., k) eigenvalues of Sxx paired with them, > 0
+    w0 : (..., k) initial strengths, >= 0 for depth 2
+    depth : 1 or 2 (deeper networks have no elementary closed form; see
+        `lib.dynamics.mode_flow`).
+
+    Returns
+    -------
+    w : array, shape t.shape + (..., k)
+    """
+    L = v.depth(depth)
+    if L > 2:
+        raise ValueError("depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for depth >= 3")
+    t = _times(t)
+    sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
+    tt = t.reshape(t.shape + (1,) * sigma.ndim)
+    if L == 1:
+        return sigma / lam + (w0 - sigma / lam) * np.exp(-lam * tt)
+    # Divided through by sigma: w = w0 / (E + lam w0 G) with E = exp(-2 sigma t) and
+    # G = (1 - E) / sigma, which tends to 2 t as sigma -> 0 (no 0/0) and never overflows.
+    E = np.exp(-2 * sigma * tt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        G = np.where(sigma > 0, -np.expm1(-2 * sigma * tt) / np.where(sigma > 0, sigma, 1.0), 2 * tt)
+    return w0 / (E + lam * w0 * G)
+
+
+def half_way_times(sigma, lam, w0, eta=None, depth=2):
+    """Predicted time (or iteration) at which w_i first reaches half of sigma_i / lam_i.
+
+    Gradient flow (eta None), depth 2: exact, from the closed form,
+        t_half = log((sigma - lam w0) / (lam w0)) / (2 sigma).
+    Gradient descent (eta given), depth 2: the same expression with the continuous rate
+    2 sigma replaced by the per-step rate 2 log(1 + eta sigma) of the mode map near zero.
+    It lies between the iterations at which the two all-t bounds of `discrete_bounds`
+    reach one half, and is exact to O(1) iterations (the chapter measures the gap).
+    Depth 1: flow log(2 (1 - lam w0 / sigma)) / lam; descent divides by
+    -log(1 - eta lam) instead of lam.
+
+    Returns an array of shape (..., k); modes that start at or above half-way give 0.
+    """
+    L = v.depth(depth)
+    if L > 2:
+        raise ValueError("depth must be 1 or 2; for depth >= 3 use lib.theory.escape_time")
+    sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
+    sigma = v.positive(sigma, "sigma")
+    target = sigma / lam
+    if L == 2 and np.any(w0 <= 0):
+        raise ValueError("w0 must be positive: a mode that starts at 0 never moves under depth 2")
+    if eta is None:
+        rate = 2 * sigma if L == 2 else lam
+    else:
+        eta = v.positive(eta, "eta")
+        if L == 2:
+            rate = 2 * np.log1p(eta * sigma)
+        else:
+            if np.any(eta * lam >= 1):
+                raise ValueError("eta must be < 1 / lam for a monotone depth-1 approach")
+            rate = -np.log1p(-eta * lam)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if L == 2:
+            t = np.log((sigma - lam * w0) / (lam * w0)) / rate
+        else:
+            t = np.log(2 * (1 - w0 / target)) / rate
+    return np.where(w0 >= target / 2, 0.0, t)
+
+
+def transition_time_rescaled(sigma, eta=None):
+    """Phase-transition time T_i in time rescaled by delta (w0 = exp(-2 delta), delta -> inf).
+
+    Flow: T_i = 1 / sigma_i. Descent: T_i = 1 / log(1 + eta sigma_i) iterations per unit
+    of delta, which is 1/(eta sigma_i) + 1/2 + O(eta sigma_i); the paper's
+    1/(eta sigma_i) is its first-order term.
+    """
+    sigma = v.positive(sigma, "sigma")
+    if eta is None:
+        return 1.0 / sigma
+    eta = v.positive(eta, "eta")
+    return 1.0 / np.log1p(eta * sigma)
+
+
+def _check_bound_args(t, sigma, lam, w0, eta):
+    t = _times(t)
+    sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=2)
+    sigma = v.positive(sigma, "sigma")
+    eta = v.positive(eta, "eta")
+    if np.any(w0 <= 0) or np.any(w0 > sigma / lam):
+        raise ValueError("w0 must lie in (0, sigma/lam]: the bounds describe the rise of a mode from below its limit")
+    return t, sigma, lam, w0, eta
+
+
+def _logistic_shape(t, sigma, lam, w0, factor):
+    """sigma w0 / ((sigma - lam w0) * factor(t) + lam w0), broadcast like continuous_modes."""
+    tt = t.reshape(t.shape + (1,) * sigma.ndim)
+    return sigma * w0 / ((sigma - lam * w0) * factor(tt) + lam * w0)
+
+
+def discrete_bounds(t, sigma, lam, w0, eta):
+    """Lower and upper bounds on the depth-2 gradient-descent mode strengths, for all t.
+
+    With h = eta * sigma <= 1/2 and 0 < w0 <= sigma/lam, v_t = 1/w_t - lam/sigma obeys
+    (1 - 2h) v_t <= v_{t+1} <= (1 + h)^{-2} v_t (proof in chapters/03_discrete), so
+
+        lower(t) = sigma w0 / ((sigma - lam w0) (1 + h)^{-2t} + lam w0)
+        upper(t) = min( sigma w0 / ((sigma - lam w0) (1 - 2h)^t + lam w0),
+                        w0 (1 + h)^{2t} )
+
+    and lower(t) <= w_t <= upper(t) for every integer t >= 0.
+
+    Parameters
+    ----------
+    t : array (any shape) of iterations >= 0
+    sigma, lam, w0, eta : broadcast to (..., k); requires eta * sigma <= 1/2.
+
+    Returns
+    -------
+    (lower, upper), each of shape t.shape + (..., k).
+    """
+    t, sigma, lam, w0, eta = _check_bound_args(t, sigma, lam, w0, eta)
+    h = eta * sigma
+    if np.any(h > 0.5):
+        raise ValueError(f"eta * sigma must be <= 1/2 for the all-t bounds, got max {h.max():.4g}")
+    lower = _logistic_shape(t, sigma, lam, w0, lambda tt: (1 + h) ** (-2 * tt))
+    upper_logistic = _logistic_shape(t, sigma, lam, w0, lambda tt: (1 - 2 * h) ** tt)
+    tt = t.reshape(t.shape + (1,) * sigma.ndim)
+    with np.errstate(over="ignore"):
+        upper_geometric = w0 * (1 + h) ** (2 * tt)
+    return lower, np.minimum(upper_logistic, upper_geometric)
+
+
+def poster_discrete_bounds(t, sigma, lam, w0, eta, corrected=True):
+    """The poster's discrete-dynamics bounds, as printed or with the missing sigma restored.
+
+    As printed:  w0 / ((sigma - lam w0) exp(-c t) + lam w0)
+    Corrected:   sigma w0 / ((sigma - lam w0) exp(-c t) + lam w0)
+    with c = 2 eta sigma - 4 eta^2 sigma^2 for the lower bound and
+    c = 2 eta sigma + eta^2 sigma^2 for the upper bound.
+
+    Returns (lower, upper) with the shape convention of `continuous_modes`. These are
+    *claims*, not bounds: chapters/03_discrete shows where each one fails.
+    """
+    t, sigma, lam, w0, eta = _check_bound_args(t, sigma, lam, w0, eta)
+    h = eta * sigma
+    numerator = sigma * w0 if corrected else w0
+    tt = t.reshape(t.shape + (1,) * sigma.ndim)
+
+    def shape(c):
+        return numerator / ((sigma - lam * w0) * np.exp(-c * tt) + lam * w0)
+
+    return shape(2 * h - 4 * h**2), shape(2 * h + h**2)
+
+
+def mode_limits(sigma, lam):
+    """Limit sigma_i / lam_i of every mode (the least-squares coefficient)."""
+    sigma = v.positive(sigma, "sigma", allow_zero=True)
+    lam = v.positive(lam, "lam")
+    sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
+    return sigma / lam
+
+
+def sequential_limit(U, V, sigma, lam, k):
+    """The plateau the depth-2 flow visits between T_k and T_{k+1} (vanishing init):
+    sum over the k largest sigma_i of (sigma_i / lam_i) u_i v_i^T, shape (p, d)."""
+    U = v.as_float_array(U, "U", ndim=2)
+    V = v.as_float_array(V, "V", ndim=2)
+    sigma = v.positive(sigma, "sigma", allow_zero=True)
+    lam = v.positive(lam, "lam")
+    m = sigma.size
+    k = v.integer(k, "k", low=0, high=m)
+    order = np.argsort(-sigma, kind="stable")[:k]
+    coef = sigma[order] / lam[order]
+    return (U[:, order] * coef) @ V[:, order].T
+
+
+def rrr_mode_order(sigma, lam):
+    """Order in which reduced-rank regression adds modes under the assumption: by
+    decreasing loss decrease sigma_i^2 / (2 lam_i). Returns indices into sigma."""
+    sigma = v.positive(sigma, "sigma", allow_zero=True)
+    lam = v.positive(lam, "lam")
+    return np.argsort(-(sigma**2) / lam, kind="stable")
+
+
+def reduced_rank_regression(X, Y, k):
+    """Minimum-norm minimiser of ||Y - X W||_F^2 over W (p, d) of rank <= k.
+
+    W_ols = pinv(X) Y is the minimum-norm least-squares solution; the best rank-k
+    approximation of the fit X W_ols (Eckart-Young) is X W_ols V_k V_k^T with V_k the
+    top-k right singular vectors of X W_ols, and W_ols V_k V_k^T is the minimum-norm W
+    producing it (its rows lie in the row space of X). Works for rank-deficient X; the
+    solution is unique when the k-th and (k+1)-th singular values of X W_ols differ.
+
+    Parameters
+    ----------
+    X : (n, p), Y : (n, d), k : int in [0, min(p, d)]
+
+    Returns
+    -------
+    W : (p, d)
+    """
+    X, Y = check_data(X, Y)
+    p, d = X.shape[1], Y.shape[1]
+    k = v.integer(k, "k", low=0, high=min(p, d))
+    W_ols = np.linalg.pinv(X) @ Y
+    _, _, Vt = np.linalg.svd(X @ W_ols, full_matrices=False)
+    Vk = Vt[:k].T
+    return W_ols @ Vk @ Vk.T
+
+
+def sharpness_at_minimum(Sxx, Sxy, depth=2):
+    """Largest Hessian eigenvalue of the loss at the balanced factorisation of W_ols.
+
+    At a global minimum the residual gradient Sxx W - Sxy vanishes, so the Hessian is the
+    Gauss-Newton term: quadratic form ||Sxx^{1/2} dW||_F^2 with dW = sum_l W_{<l} dW_l W_{>l}.
+    Its nonzero spectrum is that of M -> Sxx^{1/2} K(Sxx^{1/2} M) with
+    K(N) = sum_{l=1}^{L} P^{l-1} N R^{L-l}, P = (W W^T)^{1/L}, R = (W^T W)^{1/L}
+    (balanced factors of W = W_ols). Computed with Lanczos (scipy eigsh).
+
+    Under the common decomposition (eps = 0) this equals
+    max_{i, j} lam_i sum_l w_i^{2(l-1)/L} w_j^{2(L-l)/L} with w = sigma/lam (zero for
+    directions without signal); see `sharpness_aligned`.
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
+    L = v.depth(depth)
+    p, d = Sxy.shape
+    if Sxx.shape != (p, p):
+        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+    W = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
+    Uw, s, Vwt = np.linalg.svd(W, full_matrices=False)
+    ev, evec = np.linalg.eigh(Sxx)
+    S_half = (evec * np.sqrt(np.clip(ev, 0, None))) @ evec.T
+
+    def gram_power(Q, m, size):
+        """(W W^T)^{m/L} (Q = Uw) or (W^T W)^{m/L} (Q = Vw); the 0-th power is the
+        identity because the outermost factor has nothing on that side."""
+        if m == 0:
+            return np.eye(size)
+        return (Q * s ** (2 * m / L)) @ Q.T
+
+    lefts = [gram_power(Uw, l, p) for l in range(L)]
+    rights = [gram_power(Vwt.T, L - 1 - l, d) for l in range(L)]
+
+    def apply(x):
+        M = x.reshape(p, d)
+        N = S_half @ M
+        K = sum(lefts[l] @ N @ rights[l] for l in range(L))
+        return (S_half @ K).ravel()
+
+    op = LinearOperator((p * d, p * d), matvec=apply, dtype=float)
+    if p * d <= 2:
+        dense = np.column_stack([apply(e) for e in np.eye(p * d)])
+        return float(np.linalg.eigvalsh((dense + dense.T) / 2).max())
+    val = eigsh(op, k=1, which="LA", tol=1e-12, return_eigenvectors=False, v0=np.ones(p * d))
+    return float(val[0])
+
+
+def sharpness_aligned(sigma, lam, depth=2, d=None):
+    """Sharpness at the balanced minimum under the exact common decomposition.
+
+    max over input direction i (all p of lam) and output direction j (d of them) of
+    lam_i * sum_{l=1}^{L} w_i^{2(l-1)/L} w_j^{2(L-l)/L}, w_i = sigma_i / lam_i for the
+    k paired modes and 0 elsewhere. The diagonal i = j gives the mode map's own limit
+    L lam_i w_i^{2 - 2/L} (= 2 sigma_i for L = 2); cross terms can be larger.
+    """
+    sigma = v.positive(sigma, "sigma", allow_zero=True)
+    lam = v.positive(lam, "lam")
+    L = v.depth(depth)
+    k = sigma.size
+    if lam.size < k:
+        raise ValueError(f"lam must have at least len(sigma) = {k} entries, got {lam.size}")
+    d = k if d is None else v.integer(d, "d", low=k)
+    w_in = np.zeros(lam.size)
+    w_in[:k] = sigma / lam[:k]
+    w_out = np.zeros(d)
+    w_out[:k] = w_in[:k]
+    ls = np.arange(1, L + 1)
+    terms = w_in[:, None, None] ** (2 * (ls - 1) / L) * w_out[None, :, None] ** (2 * (L - ls) / L)
+    return float((lam[:, None] * terms.sum(-1)).max())
+
+
+def stable_step_size(sigma, lam, depth=2, d=None):
+    """2 / sharpness_aligned: above it the balanced minimum is linearly unstable."""
+    return 2.0 / sharpness_aligned(sigma, lam, depth, d)
+
+
+def mode_stable_step_size(sigma, lam, depth=2):
+    """Per-mode stability limit of the decoupled mode map: 2 / (L lam w*^{2 - 2/L}),
+    w* = sigma/lam; 1/sigma for depth 2 and 2/lam for depth 1. Shape (..., k)."""
+    L = v.depth(depth)
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
+    return 2.0 / (L * lam * (sigma / lam) ** (2 - 2 / L))

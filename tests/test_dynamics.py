@@ -1,0 +1,147 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lib import DivergenceError, dynamics, metrics, problems, theory
+
+SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
+LAM = np.array([1.5, 0.8, 2.0, 1.0])
+
+
+def reference_descent(X, Y, factors, eta, steps):
+    """Plain descent that recomputes every gradient from the data X, Y (no moments)."""
+    n = X.shape[0]
+    fs = [W.copy() for W in factors]
+    out = []
+    for _ in range(steps + 1):
+        W = fs[0]
+        for F in fs[1:]:
+            W = W @ F
+        out.append(W)
+        R = X.T @ (X @ W - Y) / n
+        grads = []
+        for l in range(len(fs)):
+            left = np.eye(X.shape[1])
+            for F in fs[:l]:
+                left = left @ F
+            right = np.eye(Y.shape[1])
+            for F in reversed(fs[l + 1:]):
+                right = F @ right
+            grads.append(left.T @ R @ right.T)
+        fs = [F - eta * g for F, g in zip(fs, grads)]
+    return np.array(out)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_decoupled_modes_match_full_matrix_descent(aligned, depth):
+    A = aligned["A"]
+    w0 = np.array([1e-2, 3e-3, 1e-3, 5e-2])
+    eta = 0.05
+    fs = problems.aligned_start(A.U, A.V, w0, depth=depth, width=5, seed=5)
+    iters, W = dynamics.gradient_descent(aligned["X"], aligned["Y"], fs, eta, 600, every=7)
+    modes = dynamics.discrete_modes(SIGMA, LAM, w0, eta, 600, depth=depth)
+    np.testing.assert_allclose(metrics.mode_strengths(W, A.U, A.V, 4), modes[iters], rtol=0, atol=1e-12)
+    assert iters[0] == 0 and iters[-1] == 600
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_moment_descent_matches_data_descent(depth):
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((50, 4)), rng.standard_normal((50, 3))
+    fs = problems.small_random_start(4, 3, 0.3, depth=depth, width=5, seed=1)
+    _, W = dynamics.gradient_descent(X, Y, fs, 0.1, 30)
+    np.testing.assert_allclose(W, reference_descent(X, Y, fs, 0.1, 30), rtol=1e-11, atol=1e-13)
+
+
+def test_discrete_map_formulas():
+    sigma, lam, w0, eta = 2.0, 0.5, 1e-2, 0.1
+    w = dynamics.discrete_modes(sigma, lam, w0, eta, 3)[:, 0]
+    for t in range(3):
+        assert w[t + 1] == pytest.approx(w[t] * (1 + eta * (sigma - lam * w[t])) ** 2, rel=1e-14)
+    w1 = dynamics.discrete_modes(sigma, lam, w0, eta, 50, depth=1)[:, 0]
+    np.testing.assert_allclose(w1, sigma / lam + (w0 - sigma / lam) * (1 - eta * lam) ** np.arange(51), rtol=1e-12)
+
+
+def test_batched_descent_equals_sequential_runs(aligned):
+    A = aligned["A"]
+    etas = np.array([0.01, 0.05, 0.1])
+    fs = problems.aligned_start(A.U, A.V, np.full(4, 1e-3), depth=2, width=5, seed=1)
+    batch = [np.broadcast_to(W, (3,) + W.shape) for W in fs]
+    _, Wb = dynamics.gradient_descent(aligned["X"], aligned["Y"], batch, etas, 200, every=50)
+    assert Wb.shape == (5, 3, 6, 5)
+    for i, eta in enumerate(etas):
+        _, Ws = dynamics.gradient_descent(aligned["X"], aligned["Y"], fs, eta, 200, every=50)
+        np.testing.assert_allclose(Wb[:, i], Ws, rtol=1e-13, atol=1e-15)
+    modes = dynamics.discrete_modes(SIGMA, LAM, 1e-3, etas[:, None], 200)
+    assert modes.shape == (201, 3, 4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(depth=st.integers(2, 4), h=st.floats(0.01, 0.9), seed=st.integers(0, 1000))
+def test_mode_flow_is_the_small_step_limit_of_descent(depth, h, seed):
+    """discrete_modes with eta -> 0 follows mode_flow: error O(eta) at fixed time."""
+    rng = np.random.default_rng(seed)
+    sigma = np.sort(rng.uniform(0.3, 2.0, 3))[::-1]
+    lam = rng.uniform(0.3, 2.0, 3)
+    w0 = np.full(3, 1e-2)
+    T = 2.0
+    errs = []
+    for eta in (1e-2 * h, 5e-3 * h):
+        steps = int(round(T / eta))
+        w = dynamics.discrete_modes(sigma, lam, w0, eta, steps, depth=depth)[-1]
+        errs.append(np.abs(w - dynamics.mode_flow([steps * eta], sigma, lam, w0, depth)[0]).max())
+    assert errs[1] < 0.7 * errs[0] + 1e-12  # halving eta roughly halves the error
+
+
+def test_mode_flow_depth2_equals_closed_form():
+    t = np.linspace(0, 5, 11)
+    np.testing.assert_allclose(dynamics.mode_flow(t, SIGMA, LAM, 1e-6), theory.continuous_modes(t, SIGMA, LAM, 1e-6),
+                               rtol=1e-8)
+
+
+def test_descent_divergence_names_step_and_limit(aligned):
+    A = aligned["A"]
+    fs = problems.aligned_start(A.U, A.V, np.full(4, 1e-3), depth=2, width=5)
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+.*eta < 0\.29") as info:
+        dynamics.gradient_descent(aligned["X"], aligned["Y"], fs, 1.0, 500)
+    step = info.value.step
+    # The step is exact: descent for step - 1 steps is finite.
+    _, W = dynamics.gradient_descent(aligned["X"], aligned["Y"], fs, 1.0, step - 1)
+    assert np.isfinite(W).all()
+    assert isinstance(info.value, ValueError) and isinstance(info.value, ArithmeticError)
+
+
+def test_mode_divergence_names_step_and_limit():
+    with pytest.raises(DivergenceError, match=r"step \d+.*eta < 0\.5") as info:
+        dynamics.discrete_modes(2.0, 1.0, 1e-2, 1.7, 10_000)
+    assert info.value.stable_eta == pytest.approx(0.5)
+    with pytest.raises(DivergenceError, match="2/lam"):
+        dynamics.discrete_modes(2.0, 1.0, 1e-2, 2.5, 10_000, depth=1)
+
+
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda X, Y, fs: dynamics.gradient_descent(X, Y, fs, 0.0, 10), "eta"),
+        (lambda X, Y, fs: dynamics.gradient_descent(X, Y, fs, np.nan, 10), "eta"),
+        (lambda X, Y, fs: dynamics.gradient_descent(X, Y, fs, 0.1, -1), "steps"),
+        (lambda X, Y, fs: dynamics.gradient_descent(X, Y, fs, 0.1, 10, every=0), "every"),
+        (lambda X, Y, fs: dynamics.gradient_descent(X, Y, [], 0.1, 10), "factors"),
+        (lambda X, Y, fs: dynamics.gradient_descent(X, Y, [fs[0], fs[0]], 0.1, 10), "factors"),
+        (lambda X, Y, fs: dynamics.gradient_descent(X, Y, [fs[1], fs[1]], 0.1, 10), "factors"),
+        (lambda X, Y, fs: dynamics.gradient_descent(X, Y, fs, [0.1, 0.2], 10), "eta"),
+        (lambda X, Y, fs: dynamics.gradient_descent(X[:-1], Y, fs, 0.1, 10), "X and Y"),
+        (lambda X, Y, fs: dynamics.discrete_modes(SIGMA, LAM, 1e-3, 0.1, 10, depth=0), "depth"),
+        (lambda X, Y, fs: dynamics.discrete_modes(SIGMA, LAM, -1e-3, 0.1, 10), "w0"),
+        (lambda X, Y, fs: dynamics.discrete_modes(SIGMA, LAM, 1e-3, -0.1, 10), "eta"),
+        (lambda X, Y, fs: dynamics.discrete_modes(SIGMA, LAM, 1e-3, 0.1, 2.5), "steps"),
+        (lambda X, Y, fs: dynamics.mode_flow([1.0], SIGMA, LAM, 0.0), "w0"),
+        (lambda X, Y, fs: dynamics.gradient_flow(X, Y, fs, [-1.0]), "t"),
+    ],
+)
+def test_dynamics_rejects_bad_input(aligned, call, word):
+    A = aligned["A"]
+    fs = problems.aligned_start(A.U, A.V, np.full(4, 1e-3), depth=2, width=5)
+    with pytest.raises(ValueError, match=word):
+        call(aligned["X"], aligned["Y"], fs)

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from lib import metrics, report
+
+
+def test_trace_norm_broadcasts_and_matches_definition():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((3, 2, 5, 4))
+    tn = metrics.trace_norm(W)
+    assert tn.shape == (3, 2)
+    for idx in np.ndindex(3, 2):
+        assert tn[idx] == pytest.approx(np.linalg.norm(W[idx], "nuc"), rel=1e-12)
+    assert metrics.trace_norm(np.diag([1.0, 1.0, 0.0])) == pytest.approx(2.0)
+
+
+def test_loss_from_moments_equals_direct_loss():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((40, 5)), rng.standard_normal((40, 3))
+    W = rng.standard_normal((7, 5, 3))
+    direct = np.array([np.sum((Y - X @ w) ** 2) / (2 * 40) for w in W])
+    np.testing.assert_allclose(metrics.loss(X, Y, W), direct, rtol=1e-12)
+    assert metrics.loss(X, X, np.eye(5)) == 0.0  # clipped at an exact fit, never negative
+    with pytest.raises(ValueError, match="W must have trailing shape"):
+        metrics.loss(X, Y, np.zeros((3, 5)))
+
+
+def test_crossing_times_interpolate_and_flag_missing():
+    t = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([[0.0, 0.0], [0.2, 0.0], [0.6, 0.1], [1.0, 0.2]])
+    out = metrics.crossing_times(t, y, 0.4)
+    assert out[0] == pytest.approx(1.5)
+    assert np.isnan(out[1])
+    with pytest.raises(ValueError, match="never reaches half"):
+        metrics.half_way_times(t, y, [0.8, 1.0])
+    assert metrics.half_way_times(t, y[:, :1], [0.8])[0] == pytest.approx(1.5)
+
+
+def test_mode_strengths_and_distance():
+    U, V = np.eye(3), np.eye(2)
+    W = np.array([[2.0, 0.1], [0.0, 3.0], [0.0, 0.0]])
+    np.testing.assert_allclose(metrics.mode_strengths(W, U, V), [2.0, 3.0])
+    assert metrics.relative_distance(W, W) == 0.0
+    assert metrics.relative_distance(2 * W, W) == pytest.approx(1.0)
+
+
+def test_report_formats_are_stable_and_verdicts_honest(capsys):
+    assert report.sig(0.012345) == "0.0123"
+    assert report.decade(3.1e-11) == "1e-10"
+    assert report.decade(1e-10) == "1e-10"
+    assert report.decade(0.0) == "0"
+    assert report.check("x", [1e-12, -3e-11], 1e-8) is True
+    assert report.check("y", 1e-3, 1e-8) is False
+    out = capsys.readouterr().out
+    assert "x: max error <= 1e-10, tolerance 1e-08: OK" in out and "y:" in out and "FAIL" in out

@@ -1,0 +1,242 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import solve_ivp
+
+from lib import dynamics, metrics, problems, theory
+
+SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
+LAM = np.array([1.5, 0.8, 2.0, 1.0])
+
+
+def reference_ode(t, sigma, lam, w0, depth):
+    """Independent solve of the mode equation dw/dt = L w^(2-2/L) (sigma - lam w), directly in w."""
+    def rhs(_, w):
+        return depth * np.abs(w) ** (2 - 2 / depth) * (sigma - lam * w)
+    sol = solve_ivp(rhs, (0, t[-1]), w0, t_eval=t, method="Radau", rtol=1e-12, atol=1e-14)
+    assert sol.success
+    return sol.y.T
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_closed_form_matches_independent_ode(depth):
+    w0 = np.array([1e-2, 3e-3, 1e-3, 5e-2])
+    t = np.linspace(0, 8, 81)
+    closed = theory.continuous_modes(t, SIGMA, LAM, w0, depth=depth)
+    ode = reference_ode(t, SIGMA, LAM, w0, depth)
+    assert closed.shape == (81, 4)
+    np.testing.assert_allclose(closed, ode, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_closed_form_matches_full_matrix_gradient_flow(aligned, depth):
+    A = aligned["A"]
+    w0 = np.array([1e-2, 3e-3, 1e-3, 5e-2])
+    fs = problems.aligned_start(A.U, A.V, w0, depth=depth, width=5, seed=11)
+    t = np.linspace(0, 8, 41)
+    W = dynamics.gradient_flow(aligned["X"], aligned["Y"], fs, t)
+    measured = metrics.mode_strengths(W, A.U, A.V, 4)
+    np.testing.assert_allclose(measured, theory.continuous_modes(t, SIGMA, LAM, w0, depth), atol=1e-8)
+    # ... and nothing leaks off the diagonal of the (U, V) basis.
+    off = np.einsum("pi,tpd,dj->tij", A.U, W, A.V)
+    off[:, np.arange(4), np.arange(4)] = 0
+    assert np.abs(off).max() < 1e-8
+
+
+def test_closed_form_broadcasts_and_limits():
+    t = np.array([[0.0, 1.0], [2.0, 1e3]])
+    w = theory.continuous_modes(t, SIGMA, LAM, 1e-3)
+    assert w.shape == (2, 2, 4)
+    np.testing.assert_allclose(w[0, 0], 1e-3)
+    np.testing.assert_allclose(w[1, 1], SIGMA / LAM, rtol=1e-12)
+    # batch of spectra: (3, 4) parameters, times (5,) -> (5, 3, 4)
+    w = theory.continuous_modes(np.arange(5.0), np.tile(SIGMA, (3, 1)), LAM, np.array([[1e-3], [1e-2], [1e-1]]))
+    assert w.shape == (5, 3, 4)
+    # sigma = 0: dw/dt = -2 lam w^2 gives w0 / (1 + 2 lam w0 t), no 0/0.
+    np.testing.assert_allclose(theory.continuous_modes([3.0], 0.0, 2.0, 0.5)[0], 0.5 / (1 + 2 * 2 * 0.5 * 3))
+
+
+def test_half_way_times_are_exact_for_the_flow():
+    w0 = np.array([1e-6, 1e-5, 1e-4, 1e-6])
+    th = theory.half_way_times(SIGMA, LAM, w0)
+    w = theory.continuous_modes(th, SIGMA, LAM, w0)  # (4, 4): row i at mode i's time
+    np.testing.assert_allclose(np.diag(w), SIGMA / LAM / 2, rtol=1e-10)
+
+
+def test_rescaled_transition_times():
+    np.testing.assert_allclose(theory.transition_time_rescaled(SIGMA), 1 / SIGMA)
+    eta = 0.01
+    T = theory.transition_time_rescaled(SIGMA, eta)
+    np.testing.assert_allclose(T, 1 / np.log1p(eta * SIGMA))
+    # second-order expansion 1/(eta sigma) + 1/2 + O(eta sigma)
+    assert np.all(np.abs(T - (1 / (eta * SIGMA) + 0.5)) < eta * SIGMA)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    h=st.floats(1e-3, 0.5),
+    lam=st.floats(0.05, 20.0),
+    ratio=st.floats(1e-8, 1.0),
+    sigma=st.floats(0.05, 10.0),
+)
+def test_tight_bounds_bracket_the_iterates(h, lam, ratio, sigma):
+    eta = h / sigma
+    w0 = ratio * sigma / lam
+    steps = int(min(4000, 40 + 3 * np.log(1 / ratio) / h))
+    w = dynamics.discrete_modes(sigma, lam, w0, eta, steps)[:, 0]
+    lower, upper = theory.discrete_bounds(np.arange(steps + 1), sigma, lam, w0, eta)
+    assert np.all(lower[:, 0] <= w * (1 + 1e-12))
+    assert np.all(w <= upper[:, 0] * (1 + 1e-12))
+
+
+def test_poster_bounds_as_printed_are_wrong_at_t0_and_at_the_limit():
+    sigma, lam, w0, eta = 2.0, 0.5, 1e-3, 0.05
+    lo, up = theory.poster_discrete_bounds([0.0, 1e5], sigma, lam, w0, eta, corrected=False)
+    assert not np.isclose(lo[0, 0], w0)  # equals w0 / sigma at t = 0
+    np.testing.assert_allclose(lo[0, 0], w0 / sigma)
+    np.testing.assert_allclose(up[1, 0], 1 / lam)  # the limit is 1/lam, not sigma/lam
+    lo, up = theory.poster_discrete_bounds([0.0, 1e5], sigma, lam, w0, eta, corrected=True)
+    np.testing.assert_allclose([lo[0, 0], up[0, 0]], w0)
+    np.testing.assert_allclose(up[1, 0], sigma / lam)
+
+
+def test_corrected_poster_upper_bound_fails_eventually_but_lower_holds():
+    # w0 = 1e-2 keeps the violation far above rounding (about 4e-4 near step 28); from
+    # smaller starts it comes later and closer to saturation (chapter 3 measures it).
+    sigma, lam, w0, eta = 1.0, 1.0, 1e-2, 0.2
+    steps = 400
+    w = dynamics.discrete_modes(sigma, lam, w0, eta, steps)[:, 0]
+    lo, up = theory.poster_discrete_bounds(np.arange(steps + 1), sigma, lam, w0, eta)
+    assert np.all(lo[:, 0] <= w * (1 + 1e-12))
+    assert np.any(w > up[:, 0] * (1 + 1e-9))
+
+
+def random_rank_k(rng, p, d, k):
+    return rng.standard_normal((p, k)) @ rng.standard_normal((k, d))
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_reduced_rank_regression_defining_properties(k):
+    rng = np.random.default_rng(0)
+    n, p, d = 40, 6, 4
+    X = rng.standard_normal((n, p))
+    Y = X @ rng.standard_normal((p, d)) + 0.5 * rng.standard_normal((n, d))
+    W = theory.reduced_rank_regression(X, Y, k)
+    assert W.shape == (p, d)
+    assert np.linalg.matrix_rank(W, tol=1e-10) == k
+    best = metrics.loss(X, Y, W)
+    # Optimal among many random rank-k candidates, and among local perturbations of W.
+    for _ in range(300):
+        C = random_rank_k(rng, p, d, k) if k else np.zeros((p, d))
+        assert metrics.loss(X, Y, C) >= best - 1e-12
+    if k:
+        U, s, Vt = np.linalg.svd(W)
+        for _ in range(100):  # stay rank k: perturb the rank-k factors
+            Uk = U[:, :k] * s[:k] + 1e-3 * rng.standard_normal((p, k))
+            Vk = Vt[:k] + 1e-3 * rng.standard_normal((k, d))
+            assert metrics.loss(X, Y, Uk @ Vk) >= best - 1e-12
+    if k == min(p, d):
+        np.testing.assert_allclose(W, np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-10)
+
+
+def test_reduced_rank_regression_is_minimum_norm_for_rank_deficient_X():
+    rng = np.random.default_rng(1)
+    n, p, d, k = 30, 6, 4, 2
+    X = rng.standard_normal((n, 3)) @ rng.standard_normal((3, p))  # rank 3 < p
+    Y = rng.standard_normal((n, d))
+    W = theory.reduced_rank_regression(X, Y, k)
+    # Adding any null-space component keeps the fit (and rank <= k if it keeps the
+    # column space) but increases the norm.
+    null = np.linalg.svd(X)[2][3:].T  # (p, 3) basis of null(X)
+    col = np.linalg.svd(W)[2][:k]  # row space of W (k, d)
+    for _ in range(50):
+        N = null @ rng.standard_normal((3, k)) @ col
+        assert np.linalg.matrix_rank(W + N, tol=1e-10) <= k
+        assert metrics.loss(X, Y, W + N) == pytest.approx(metrics.loss(X, Y, W), abs=1e-12)
+        assert np.linalg.norm(W + N) > np.linalg.norm(W)
+    assert np.abs(W.T @ null).max() < 1e-10  # rows of W lie in the row space of X
+
+
+def test_rrr_order_versus_flow_order_counterexample():
+    # lam = (100, 1), sigma = (2, 1): the flow learns mode 0 first, RRR keeps mode 1.
+    sigma, lam = np.array([2.0, 1.0]), np.array([100.0, 1.0])
+    X, Y = problems.aligned_problem(sigma, lam, n=20, seed=0)
+    A = problems.measure_assumption(X, Y)
+    W1 = theory.reduced_rank_regression(X, Y, 1)
+    np.testing.assert_allclose(metrics.mode_strengths(W1, A.U, A.V), [0.0, 1.0], atol=1e-10)
+    np.testing.assert_allclose(theory.sequential_limit(A.U, A.V, sigma, lam, 1),
+                               (A.U[:, :1] * 0.02) @ A.V[:, :1].T, atol=1e-14)
+    assert list(theory.rrr_mode_order(sigma, lam)) == [1, 0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    k=st.integers(1, 4),
+    extra=st.integers(0, 2),
+    depth=st.integers(1, 4),
+    seed=st.integers(0, 10**6),
+)
+def test_sharpness_formula_matches_lanczos(k, extra, depth, seed):
+    rng = np.random.default_rng(seed)
+    sigma = np.sort(rng.uniform(0.2, 3.0, k))[::-1] + np.arange(k)[::-1] * 1e-3
+    lam = rng.uniform(0.2, 3.0, k + extra)
+    X, Y = problems.aligned_problem(sigma, lam, n=20, p=k + extra, d=k + 1, seed=seed % 1000)
+    Sxx, Sxy = problems.moments(X, Y)
+    assert theory.sharpness_at_minimum(Sxx, Sxy, depth) == pytest.approx(
+        theory.sharpness_aligned(sigma, lam, depth, d=k + 1), rel=1e-8)
+
+
+def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
+    """A small perturbation of the balanced minimum decays (or stays put along flat
+    directions) just below 2 / sharpness and grows geometrically just above it. Above the
+    limit descent need not blow up: it can leave for a flatter factorisation of W_ols."""
+    A, X, Y = aligned["A"], aligned["X"], aligned["Y"]
+    limit = theory.stable_step_size(SIGMA, A.lam, 2, d=5)
+    start = problems.aligned_start(A.U, A.V, SIGMA / LAM, depth=2, width=5)
+    rng = np.random.default_rng(0)
+    kick = [1e-7 * rng.standard_normal(W.shape) for W in start]
+
+    def growth(eta, steps=300):
+        Sxx, Sxy = problems.moments(X, Y)
+        fs = [W + k for W, k in zip(start, kick)]
+        for _ in range(steps):
+            grads, _ = dynamics.factor_gradients(Sxx, Sxy, fs)
+            fs = [W - eta * g for W, g in zip(fs, grads)]
+        dev = np.sqrt(sum(np.sum((W - W0) ** 2) for W, W0 in zip(fs, start)))
+        return dev / np.sqrt(sum(np.sum(k**2) for k in kick))
+
+    assert growth(0.97 * limit) < 2.0
+    assert growth(1.03 * limit) > 1e3  # |1 - 1.03 * 2| ** 300 ~ 4e7 along the top direction
+    with pytest.raises(dynamics.DivergenceError) as info:
+        dynamics.gradient_descent(X, Y, [W + k for W, k in zip(start, kick)], 3 * limit, 3000)
+    assert info.value.stable_eta == pytest.approx(limit, rel=1e-8)
+
+
+def test_mode_stable_step_size():
+    np.testing.assert_allclose(theory.mode_stable_step_size(SIGMA, LAM, 2), 1 / SIGMA)
+    np.testing.assert_allclose(theory.mode_stable_step_size(SIGMA, LAM, 1), 2 / LAM)
+
+
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda: theory.continuous_modes(-1.0, SIGMA, LAM, 1e-3), "t must be non-negative"),
+        (lambda: theory.continuous_modes(1.0, SIGMA, LAM, -1e-3), "w0"),
+        (lambda: theory.continuous_modes(1.0, SIGMA, -LAM, 1e-3), "lam"),
+        (lambda: theory.continuous_modes(1.0, SIGMA, LAM[:3], 1e-3), "broadcast"),
+        (lambda: theory.continuous_modes(1.0, SIGMA, LAM, 1e-3, depth=3), "depth"),
+        (lambda: theory.continuous_modes(np.nan, SIGMA, LAM, 1e-3), "t must be finite"),
+        (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 1e-3, 0.2), "eta"),
+        (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 1e-3, 0.0), "eta"),
+        (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 10.0, 0.01), "w0"),
+        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), 3), "k"),
+        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), -1), "k"),
+        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((4, 2)), 1), "X and Y"),
+        (lambda: theory.half_way_times(SIGMA, LAM, 0.0), "w0"),
+        (lambda: theory.sharpness_at_minimum(np.eye(3), np.ones((2, 2))), "Sxx"),
+    ],
+)
+def test_theory_rejects_bad_input(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
