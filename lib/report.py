@@ -12,12 +12,15 @@ import math
 import numpy as np
 
 
-def sig(x, digits: int = 3) -> str:
-    """x rounded to `digits` significant digits, in plain or scientific notation."""
+def sig(x, digits: int = 3, atol: float = 0.0) -> str:
+    """x rounded to `digits` significant digits, in plain or scientific notation.
+
+    |x| < atol prints as "0": use it for quantities whose exact value is zero and whose
+    computed value is rounding noise (a loss at an exact fit, say)."""
     x = float(x)
     if not math.isfinite(x):
         return str(x)
-    if x == 0:
+    if x == 0 or abs(x) < atol:
         return "0"
     return f"{x:.{digits}g}"
 
@@ -33,15 +36,19 @@ def decade(x) -> str:
     return f"1e{math.ceil(math.log10(x) - 1e-9):d}"
 
 
-def check(label: str, error, tol) -> bool:
-    """Print 'label: max error < 1e-10 <= tol 1e-08: OK' (or FAIL) and return the verdict.
+def check(label: str, error, tol, floor=None) -> bool:
+    """Print 'label: max error <= 1e-10, tolerance 1e-08: OK' (or FAIL); return the verdict.
 
     Use as `assert check(...)` so that a false claim fails the cell, and the printed
-    verdict is what nbval compares.
+    verdict is what nbval compares. Errors below `floor` (default tol / 10^4) print as
+    '<= floor': their digits are rounding noise that differs between BLAS builds.
     """
     error = float(np.max(np.abs(error)))
+    if not math.isfinite(error):
+        raise ValueError(f"error must be finite for the check '{label}', got {error}")
+    floor = tol * 1e-4 if floor is None else floor
     ok = bool(error <= tol)
-    print(f"{label}: max error <= {decade(error)}, tolerance {sig(tol, 2)}: {'OK' if ok else 'FAIL'}")
+    print(f"{label}: max error <= {decade(max(error, floor))}, tolerance {sig(tol, 2)}: {'OK' if ok else 'FAIL'}")
     return ok
 
 
@@ -52,9 +59,10 @@ def verdict(label: str, ok: bool, detail: str = "") -> bool:
     return ok
 
 
-def table(header, rows, digits: int = 3) -> None:
-    """Print a fixed-width text table; floats rounded to `digits` significant digits."""
-    cells = [[c if isinstance(c, str) else (str(c) if isinstance(c, (int, np.integer)) else sig(c, digits))
+def table(header, rows, digits: int = 3, atol: float = 0.0) -> None:
+    """Print a fixed-width text table; floats rounded to `digits` significant digits and
+    those below `atol` in magnitude printed as 0 (see `sig`)."""
+    cells = [[c if isinstance(c, str) else (str(c) if isinstance(c, (int, np.integer)) else sig(c, digits, atol))
               for c in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
     print("  ".join(str(h).rjust(w) for h, w in zip(header, widths)))

@@ -1,0 +1,61 @@
+"""The stored notebooks are what nbval compares: make sure there is something to compare.
+
+An output-less or partly executed notebook makes nbval pass vacuously, so these tests fail
+unless every chapter in _toc.yml was executed top to bottom in one fresh kernel
+(`python -m tools.refresh_outputs`) and stored with its outputs.
+"""
+
+import json
+
+import pytest
+
+from tools.book import ROOT, toc_files, toc_notebooks
+
+CHAPTERS = toc_notebooks()
+
+
+def code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def test_every_chapter_notebook_is_in_the_toc_and_back():
+    on_disk = sorted(p.relative_to(ROOT) for p in (ROOT / "chapters").glob("*.ipynb"))
+    assert on_disk == sorted(p.relative_to(ROOT) for p in CHAPTERS)
+    assert len(CHAPTERS) >= 1
+    for f in toc_files():
+        assert (ROOT / f"{f}.ipynb").exists() or (ROOT / f"{f}.md").exists(), f"_toc.yml names a missing file {f}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_was_executed_top_to_bottom_with_outputs(path):
+    cells = code_cells(path)
+    counts = [c.get("execution_count") for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), f"{path.name}: execution counts {counts}"
+    assert any(c["outputs"] for c in cells), f"{path.name}: no stored outputs"
+    for c in cells:
+        for out in c["outputs"]:
+            assert out["output_type"] != "error", f"{path.name}: a stored error output"
+            assert not (out["output_type"] == "stream" and out["name"] == "stderr"), \
+                f"{path.name}: stored stderr output: {''.join(out['text'])[:200]}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_printed_check_passed_and_every_figure_has_caption_and_label(path):
+    for c in code_cells(path):
+        text = "".join("".join(o.get("text", "")) for o in c["outputs"] if o["output_type"] == "stream")
+        assert "FAIL" not in text, f"{path.name}: a printed check failed:\n{text}"
+        figure = c["metadata"].get("mystnb", {}).get("figure")
+        images = [o for o in c["outputs"] if "image/png" in o.get("data", {})]
+        if images:
+            assert figure and figure.get("caption") and figure.get("name", "").startswith("fig-"), \
+                f"{path.name}: a figure without caption or fig- label:\n{''.join(c['source'])[:200]}"
+        widgets = [o for o in c["outputs"] if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        if widgets:
+            assert "nbval-ignore-output" in c["metadata"].get("tags", []), \
+                f"{path.name}: a widget cell must be tagged nbval-ignore-output (its model ids are random)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_first_code_cell_imports_lib_and_sets_the_style(path):
+    first = "".join(code_cells(path)[0]["source"])
+    assert "from lib import" in first and "plotting.use_style()" in first

@@ -1,0 +1,1 @@
+"""Scripts that work on the book itself (not part of `lib`, which knows nothing of notebooks)."""
