@@ -288,7 +288,7 @@ def gradient_descent(X, Y, factors, eta, steps, every=1):
     return gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every)
 
 
-def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13):
+def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13, return_factors=False):
     """Full-matrix gradient flow dW_l/dt = -grad_l f, integrated with scipy's DOP853.
 
     An independent check of the closed forms: it never uses the decomposition.
@@ -301,6 +301,8 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13):
     Returns
     -------
     products : array, shape t.shape + (p, d)
+    factors_t : list of arrays of shapes t.shape + W_l.shape, only if `return_factors`
+        (e.g. to check the conserved imbalance W_1^T W_1 - W_2 W_2^T).
     """
     Sxx, Sxy = moments(X, Y)
     p, d = Sxy.shape
@@ -325,5 +327,10 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13):
     sol = solve_ivp(rhs, (0.0, float(times[-1])), x0, t_eval=times, method="DOP853", rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"gradient_flow: the ODE solver failed: {sol.message}")
-    prods = np.stack([product(unpack(x)) for x in sol.y.T])
-    return prods[np.searchsorted(times, t.ravel())].reshape(t.shape + (p, d))
+    order = np.searchsorted(times, t.ravel())
+    prods = np.stack([product(unpack(x)) for x in sol.y.T])[order].reshape(t.shape + (p, d))
+    if not return_factors:
+        return prods
+    states = sol.y.T[order]
+    factors_t = [states[:, sizes[i]:sizes[i + 1]].reshape(t.shape + shapes[i]) for i in range(len(fs))]
+    return prods, factors_t

@@ -94,6 +94,19 @@ def test_mode_flow_is_the_small_step_limit_of_descent(depth, h, seed):
     assert errs[1] < 0.7 * errs[0] + 1e-12  # halving eta roughly halves the error
 
 
+def test_gradient_flow_conserves_the_imbalance_and_returns_factors(aligned):
+    fs = problems.small_random_start(6, 5, 0.5, depth=3, width=4, seed=3)
+    t = np.array([[0.0, 0.5], [1.0, 3.0]])
+    W, factors_t = dynamics.gradient_flow(aligned["X"], aligned["Y"], fs, t, return_factors=True)
+    assert W.shape == (2, 2, 6, 5) and [F.shape for F in factors_t] == [(2, 2, 6, 4), (2, 2, 4, 4), (2, 2, 4, 5)]
+    np.testing.assert_allclose(factors_t[0][0, 0], fs[0])
+    np.testing.assert_allclose(dynamics.product([F[1, 1] for F in factors_t]), W[1, 1], atol=1e-14)
+    for l in range(2):  # W_l^T W_l - W_{l+1} W_{l+1}^T is constant along the flow
+        imb = [F.T @ F - G @ G.T for F, G in zip(factors_t[l].reshape(-1, *fs[l].shape),
+                                                    factors_t[l + 1].reshape(-1, *fs[l + 1].shape))]
+        assert max(np.abs(m - imb[0]).max() for m in imb) < 1e-8
+
+
 def test_mode_flow_depth2_equals_closed_form():
     t = np.linspace(0, 5, 11)
     np.testing.assert_allclose(dynamics.mode_flow(t, SIGMA, LAM, 1e-6), theory.continuous_modes(t, SIGMA, LAM, 1e-6),
