@@ -89,6 +89,78 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
     return out
 
 
+def discrete_mode_gaps(sigma, lam, w0, eta, steps):
+    """Relative distance to the limit, y_t = 1 - lam w_t / sigma, of the depth-2 mode map,
+    computed without cancellation.
+
+    With x = lam w / sigma and h = eta sigma the map x -> x (1 + h (1 - x))^2 becomes, exactly,
+
+        y_{t+1} = y_t (1 - 2h + h y_t (2 - h + h y_t)),
+
+    which keeps full relative precision as y -> 0, where w_t itself rounds to sigma/lam.
+    Needed to see where a bound fails close to saturation.
+
+    Parameters and broadcasting as `discrete_modes` (depth 2); w0 > 0.
+
+    Returns
+    -------
+    y : array, shape (steps + 1, ..., k)
+    """
+    steps = v.integer(steps, "steps", low=0)
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    eta = v.positive(eta, "eta")
+    w0 = v.positive(w0, "w0")
+    sigma, lam, w0, eta = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0, eta=eta)
+    h = eta * sigma
+    if np.any(h > 2):
+        raise ValueError(f"eta * sigma must be <= 2 (beyond it the mode map diverges), got max {h.max():.4g}")
+    y = np.empty((steps + 1,) + w0.shape)
+    y[0] = 1 - lam * w0 / sigma
+    for t in range(1, steps + 1):
+        yt = y[t - 1]
+        y[t] = yt * (1 - 2 * h + h * yt * (2 - h + h * yt))
+    return y
+
+
+def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
+    """Long-run orbit of the normalised depth-2 mode map x -> x (1 + h (1 - x))^2.
+
+    x = lam w / sigma and h = eta sigma: one map for every mode and step size. Vectorised
+    over h; used for the bifurcation diagram.
+
+    Parameters
+    ----------
+    h : array (H,) of eta * sigma values > 0
+    steps : iterations in all; keep : how many of the last ones to return
+    x0 : start, in (0, 1)
+
+    Returns
+    -------
+    tail : array (keep, H), the last `keep` iterates (NaN in the columns that diverged)
+    diverged : bool array (H,), True where the orbit passed the repelling fixed point
+        x = 1 + 2/h, beyond which it grows without bound (this happens for h > 2).
+    """
+    h = v.positive(h, "h")
+    if h.ndim != 1:
+        raise ValueError(f"h must be 1-D, got shape {h.shape}")
+    steps = v.integer(steps, "steps", low=1)
+    keep = v.integer(keep, "keep", low=1, high=steps)
+    x0 = float(v.positive(x0, "x0"))
+    x = np.full(h.shape, x0)
+    escape = 1 + 2 / h
+    diverged = np.zeros(h.shape, bool)
+    tail = np.empty((keep, h.size))
+    for t in range(steps):
+        x = x * (1 + h * (1 - x)) ** 2
+        diverged |= x > escape
+        x = np.where(diverged, 0.0, x)  # frozen at 0 once gone; reported through `diverged`
+        if t >= steps - keep:
+            tail[t - (steps - keep)] = x
+    tail[:, diverged] = np.nan
+    return tail, diverged
+
+
 def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
     """Balanced gradient flow of the mode strengths, any depth, by numerical integration.
 

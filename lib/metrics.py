@@ -116,3 +116,22 @@ def staircase_levels(values, levels) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     levels = np.asarray(levels, dtype=float)
     return np.min(np.abs(values[..., None] - levels), axis=-1)
+
+
+def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:
+    """Smallest period p <= max_period with tail[t + p] == tail[t] (to rtol) for all t.
+
+    tail : (T, ...) the end of an orbit (T > 2 * max_period). Returns an int array of
+    shape tail.shape[1:]: 1 for a fixed point, 2, 4, ... for cycles, and 0 when no period
+    up to max_period fits (an irregular orbit, or one not yet settled).
+    """
+    tail = v.as_float_array(tail, "tail", min_ndim=1)
+    max_period = v.integer(max_period, "max_period", low=1)
+    if tail.shape[0] <= 2 * max_period:
+        raise ValueError(f"tail must have more than 2 * max_period = {2 * max_period} rows, got {tail.shape[0]}")
+    scale = np.maximum(np.abs(tail).max(axis=0), 1e-300)
+    period = np.zeros(tail.shape[1:], dtype=int)
+    for p in range(max_period, 0, -1):  # descending, so the smallest fitting period wins
+        fits = np.all(np.abs(tail[p:] - tail[:-p]) <= rtol * scale, axis=0)
+        period = np.where(fits, p, period)
+    return period

@@ -250,14 +250,76 @@ def reduced_rank_regression(X, Y, k):
     return W_ols @ Vk @ Vk.T
 
 
-def sharpness_at_minimum(Sxx, Sxy, depth=2):
-    """Largest Hessian eigenvalue of the loss at the balanced factorisation of W_ols.
+def gauss_newton_sharpness(Sxx, factors):
+    """Largest eigenvalue of the Gauss-Newton part of the Hessian of f at the given factors.
 
-    At a global minimum the residual gradient Sxx W - Sxy vanishes, so the Hessian is the
-    Gauss-Newton term: quadratic form ||Sxx^{1/2} dW||_F^2 with dW = sum_l W_{<l} dW_l W_{>l}.
-    Its nonzero spectrum is that of M -> Sxx^{1/2} K(Sxx^{1/2} M) with
-    K(N) = sum_{l=1}^{L} P^{l-1} N R^{L-l}, P = (W W^T)^{1/L}, R = (W^T W)^{1/L}
-    (balanced factors of W = W_ols). Computed with Lanczos (scipy eigsh).
+    The quadratic form is ||Sxx^{1/2} dW||_F^2 with dW = sum_l W_{<l} dW_l W_{>l}; its
+    nonzero spectrum is that of M -> Sxx^{1/2} K(Sxx^{1/2} M) with
+    K(N) = sum_l (W_{<l} W_{<l}^T) N (W_{>l}^T W_{>l}), computed with Lanczos (scipy eigsh).
+    At a global minimum the residual term of the Hessian vanishes, so this is the sharpness
+    there, and 2 / sharpness is the largest step size for which that minimum is linearly
+    stable under gradient descent.
+
+    Parameters
+    ----------
+    Sxx : (p, p); factors : list of 2-D arrays W_1 (p, r_1) ... W_L (r_{L-1}, d)
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
+    p = Sxx.shape[0]
+    fs = [v.as_float_array(W, f"factors[{i}]", ndim=2) for i, W in enumerate(factors)]
+    if fs[0].shape[0] != p:
+        raise ValueError(f"factors[0] must have {p} rows to match Sxx {Sxx.shape}, got {fs[0].shape}")
+    d = fs[-1].shape[1]
+    L = len(fs)
+    lefts, rights = [np.eye(p)], [np.eye(d)]
+    for l in range(1, L):  # W_{<l} W_{<l}^T and W_{>l}^T W_{>l}
+        left = fs[0]
+        for W in fs[1:l]:
+            left = left @ W
+        lefts.append(left @ left.T)
+    for l in range(L - 1):
+        right = fs[l + 1]
+        for W in fs[l + 2:]:
+            right = right @ W
+        rights.insert(len(rights) - 1, right.T @ right)
+    ev, evec = np.linalg.eigh(Sxx)
+    S_half = (evec * np.sqrt(np.clip(ev, 0, None))) @ evec.T
+
+    def apply(x):
+        N = S_half @ x.reshape(p, d)
+        return (S_half @ sum(lefts[l] @ N @ rights[l] for l in range(L))).ravel()
+
+    if p * d <= 2:
+        dense = np.column_stack([apply(e) for e in np.eye(p * d)])
+        return float(np.linalg.eigvalsh((dense + dense.T) / 2).max())
+    op = LinearOperator((p * d, p * d), matvec=apply, dtype=float)
+    val = eigsh(op, k=1, which="LA", tol=1e-12, return_eigenvectors=False, v0=np.ones(p * d))
+    return float(val[0])
+
+
+def balanced_factors(W, depth, width=None):
+    """Balanced factors of W (p, d): W_1 = A S^{1/L}, middle S^{1/L}, W_L = S^{1/L} B^T from the
+    thin SVD W = A S B^T (hidden width min(p, d), or `width` >= that, zero-padded)."""
+    W = v.as_float_array(W, "W", ndim=2)
+    L = v.depth(depth)
+    if L == 1:
+        return [W.copy()]
+    A_, s, Bt = np.linalg.svd(W, full_matrices=False)
+    m = s.size
+    r = m if width is None else v.integer(width, "width", low=m)
+    root = s ** (1.0 / L)
+    first = np.zeros((W.shape[0], r))
+    first[:, :m] = A_ * root
+    last = np.zeros((r, W.shape[1]))
+    last[:m] = root[:, None] * Bt
+    middle = np.zeros((r, r))
+    middle[np.arange(m), np.arange(m)] = root
+    return [first] + [middle.copy() for _ in range(L - 2)] + [last]
+
+
+def sharpness_at_minimum(Sxx, Sxy, depth=2):
+    """Sharpness (largest Hessian eigenvalue) of the loss at the balanced factorisation of
+    W_ols = Sxx^+ Sxy, where the residual gradient vanishes: `gauss_newton_sharpness` there.
 
     Under the common decomposition (eps = 0) this equals
     max_{i, j} lam_i sum_l w_i^{2(l-1)/L} w_j^{2(L-l)/L} with w = sigma/lam (zero for
@@ -270,32 +332,7 @@ def sharpness_at_minimum(Sxx, Sxy, depth=2):
     if Sxx.shape != (p, p):
         raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
     W = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
-    Uw, s, Vwt = np.linalg.svd(W, full_matrices=False)
-    ev, evec = np.linalg.eigh(Sxx)
-    S_half = (evec * np.sqrt(np.clip(ev, 0, None))) @ evec.T
-
-    def gram_power(Q, m, size):
-        """(W W^T)^{m/L} (Q = Uw) or (W^T W)^{m/L} (Q = Vw); the 0-th power is the
-        identity because the outermost factor has nothing on that side."""
-        if m == 0:
-            return np.eye(size)
-        return (Q * s ** (2 * m / L)) @ Q.T
-
-    lefts = [gram_power(Uw, l, p) for l in range(L)]
-    rights = [gram_power(Vwt.T, L - 1 - l, d) for l in range(L)]
-
-    def apply(x):
-        M = x.reshape(p, d)
-        N = S_half @ M
-        K = sum(lefts[l] @ N @ rights[l] for l in range(L))
-        return (S_half @ K).ravel()
-
-    op = LinearOperator((p * d, p * d), matvec=apply, dtype=float)
-    if p * d <= 2:
-        dense = np.column_stack([apply(e) for e in np.eye(p * d)])
-        return float(np.linalg.eigvalsh((dense + dense.T) / 2).max())
-    val = eigsh(op, k=1, which="LA", tol=1e-12, return_eigenvectors=False, v0=np.ones(p * d))
-    return float(val[0])
+    return gauss_newton_sharpness(Sxx, balanced_factors(W, L))
 
 
 def sharpness_aligned(sigma, lam, depth=2, d=None):
@@ -335,3 +372,88 @@ def mode_stable_step_size(sigma, lam, depth=2):
     lam = v.positive(lam, "lam")
     sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
     return 2.0 / (L * lam * (sigma / lam) ** (2 - 2 / L))
+
+
+def bound_rates(eta, sigma) -> dict:
+    """Rates c of the bounds written as v_t compared with v_0 exp(-c t), v = 1/w - lam/sigma.
+
+    A lower bound on w_t is an upper bound v_t <= v_0 exp(-c t) and vice versa.
+    'poster lower' 2h - 4h^2 and 'poster upper' 2h + h^2 (h = eta sigma) are the poster's
+    (with sigma restored in the numerator); 'tight lower' 2 log(1 + h) and 'tight upper'
+    -log(1 - 2h) are the all-t bounds of `discrete_bounds` (the upper one without its
+    geometric part). Values are arrays broadcast from eta * sigma.
+    """
+    h = v.positive(eta, "eta") * v.positive(sigma, "sigma")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tight_upper = np.where(h < 0.5, -np.log1p(-2 * np.minimum(h, 0.5)), np.inf)
+    return {
+        "poster lower": 2 * h - 4 * h**2,
+        "poster upper": 2 * h + h**2,
+        "tight lower": 2 * np.log1p(h),
+        "tight upper": tight_upper,
+    }
+
+
+def transition_window(sigma, eta, constants="tight"):
+    """Rescaled times (start, end) between which mode i makes its transition, from the bounds.
+
+    With w0 = exp(-2 delta) and delta -> infinity, an upper bound on w_t of rate c_up keeps
+    w(delta t) -> 0 for t < 2 / c_up, and a lower bound of rate c_low forces
+    w(delta t) -> sigma/lam for t > 2 / c_low. constants='poster': c_up = 2h + h^2,
+    c_low = 2h - 4h^2 (h = eta sigma < 1/2); constants='tight': c_up = c_low = 2 log(1 + h)
+    (the geometric bound w0 (1 + h)^{2t} and the tight lower bound), so start = end =
+    1 / log(1 + h): the transition time itself.
+
+    Returns (start, end), arrays shaped like sigma.
+    """
+    sigma = v.positive(sigma, "sigma")
+    eta = v.positive(eta, "eta")
+    h = eta * sigma
+    if constants == "poster":
+        if np.any(h >= 0.5):
+            raise ValueError("eta * sigma must be < 1/2 for the poster's constants (else 2h - 4h^2 <= 0)")
+        return 2 / (2 * h + h**2), 2 / (2 * h - 4 * h**2)
+    if constants == "tight":
+        T = 1 / np.log1p(h)
+        return T, T
+    raise ValueError(f"constants must be 'poster' or 'tight', got {constants!r}")
+
+
+def exactly_k_window_exists(sigma, eta, k, constants="poster"):
+    """True if some rescaled time has modes 1..k provably learned and k+1.. provably not:
+    end of mode k's window < start of mode k+1's (sigma sorted decreasing)."""
+    sigma = v.positive(sigma, "sigma")
+    k = v.integer(k, "k", low=1, high=sigma.size - 1)
+    start, end = transition_window(sigma, eta, constants)
+    return bool(end[k - 1] < start[k])
+
+
+def effective_initial_strengths(U, V, factors, k):
+    """Predicted effective initial strength of each mode for a small, arbitrary depth-2 start.
+
+    Near zero, the component of the factors along mode i, s_i = ((U^T W_1)_{i,:} +
+    (W_2 V)_{:,i}) / 2 in the hidden space, grows like exp(sigma_i t) (flow) or
+    (1 + eta sigma_i)^t (descent), while the antisymmetric part decays: mode i then behaves
+    as an aligned balanced mode started from ||s_i||^2. Once mode j is learned, the
+    hidden direction it occupies is penalised for every later mode (a component there would
+    create the cross term W_ij), so later modes keep only the part of s_i orthogonal to
+    s_1, ..., s_{i-1}: Gram-Schmidt in the order of the modes (decreasing sigma).
+
+    Parameters
+    ----------
+    U : (p, p), V : (d, d); factors : [W_1 (p, r), W_2 (r, d)]; k : number of modes (<= r)
+
+    Returns
+    -------
+    (k,) effective strengths, to use as `w0` in the closed forms and `half_way_times`.
+    """
+    U = v.as_float_array(U, "U", ndim=2)
+    V = v.as_float_array(V, "V", ndim=2)
+    if not isinstance(factors, (list, tuple)) or len(factors) != 2:
+        raise ValueError("factors must be a list [W_1, W_2] (depth 2)")
+    W1 = v.as_float_array(factors[0], "factors[0]", ndim=2)
+    W2 = v.as_float_array(factors[1], "factors[1]", ndim=2)
+    k = v.integer(k, "k", low=1, high=min(W1.shape[1], U.shape[1], V.shape[1]))
+    S = 0.5 * ((U.T @ W1)[:k] + (W2 @ V)[:, :k].T)  # (k, r): s_i as rows
+    _, R = np.linalg.qr(S.T)
+    return np.diag(R) ** 2

@@ -158,3 +158,32 @@ def test_dynamics_rejects_bad_input(aligned, call, word):
     fs = problems.aligned_start(A.U, A.V, np.full(4, 1e-3), depth=2, width=5)
     with pytest.raises(ValueError, match=word):
         call(aligned["X"], aligned["Y"], fs)
+
+
+def test_mode_gaps_match_the_mode_map_and_keep_precision():
+    sigma, lam, w0, eta = 2.0, 0.5, 1e-3, 0.2
+    w = dynamics.discrete_modes(sigma, lam, w0, eta, 60)[:, 0]
+    y = dynamics.discrete_mode_gaps(sigma, lam, w0, eta, 60)[:, 0]
+    np.testing.assert_allclose(1 - lam * w / sigma, y, atol=1e-13)
+    y_long = dynamics.discrete_mode_gaps(sigma, lam, w0, eta, 300)[:, 0]
+    assert 0 < y_long[-1] < 1e-100  # far below where w rounds to sigma/lam, yet not zero
+    np.testing.assert_allclose(y_long[-1] / y_long[-2], 1 - 2 * eta * sigma, rtol=1e-12)
+    with pytest.raises(ValueError, match="eta"):
+        dynamics.discrete_mode_gaps(sigma, lam, w0, 1.2, 10)
+
+
+def test_mode_map_attractor_regimes():
+    h = np.array([0.3, 0.8, 1.1, 1.27, 1.5, 1.9, 2.1])
+    tail, diverged = dynamics.mode_map_attractor(h, steps=6000, keep=300)
+    assert list(diverged) == [False] * 6 + [True]
+    assert np.isnan(tail[:, -1]).all() and np.isfinite(tail[:, :-1]).all()
+    period = metrics.orbit_period(tail[:, :-1])
+    assert list(period[:4]) == [1, 1, 2, 4]
+    np.testing.assert_allclose(tail[-1, :2], 1.0)
+    # The bounded orbits stay inside [0, 1 + 2/h] (the repelling fixed point).
+    assert np.all(tail[:, :-1] <= 1 + 2 / h[:-1])
+
+
+def test_orbit_period_rejects_short_tails():
+    with pytest.raises(ValueError, match="tail"):
+        metrics.orbit_period(np.ones(10), max_period=8)

@@ -240,3 +240,54 @@ def test_mode_stable_step_size():
 def test_theory_rejects_bad_input(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+def test_bound_rates_order():
+    h = np.linspace(0.01, 0.49, 50)
+    r = theory.bound_rates(h, 1.0)
+    assert np.all(r["poster lower"] < r["tight lower"])  # poster's lower bound is weaker
+    assert np.all(r["tight lower"] < r["poster upper"])
+    assert np.all(r["poster upper"] < r["tight upper"])  # poster's upper rate is too fast
+
+
+def test_transition_windows_and_gap_condition():
+    sigma = np.array([1.0, 0.9])
+    # Poster's constants: a window for "exactly 1 mode" needs
+    # eta (2 sigma_1^2 + sigma_2^2 / 2) < sigma_1 - sigma_2.
+    eta_crit = (sigma[0] - sigma[1]) / (2 * sigma[0] ** 2 + sigma[1] ** 2 / 2)
+    assert theory.exactly_k_window_exists(sigma, 0.99 * eta_crit, 1, "poster")
+    assert not theory.exactly_k_window_exists(sigma, 1.01 * eta_crit, 1, "poster")
+    # Tight constants: no gap condition, any eta with eta sigma_1 < 1/2 works.
+    assert theory.exactly_k_window_exists(sigma, 0.45, 1, "tight")
+    start, end = theory.transition_window(sigma, 0.1, "tight")
+    np.testing.assert_allclose(start, 1 / np.log1p(0.1 * sigma))
+    with pytest.raises(ValueError, match="constants"):
+        theory.transition_window(sigma, 0.1, "other")
+
+
+def test_effective_initial_strengths_predict_random_starts(aligned):
+    """Small random start: each mode's half-way iteration is that of an aligned mode started
+    at the Gram-Schmidt effective strength (within one iteration)."""
+    A, X, Y = aligned["A"], aligned["X"], aligned["Y"]
+    eta, w0 = 0.1, 1e-10
+    steps = int(1.3 * np.log(1 / w0) / 2 / np.log1p(eta * SIGMA.min()))
+    for seed in range(3):
+        start = problems.small_random_start(6, 5, np.sqrt(w0), depth=2, width=5, seed=seed)
+        _, W = dynamics.gradient_descent(X, Y, start, eta, steps)
+        w = metrics.mode_strengths(W, A.U, A.V, 4)
+        measured = metrics.half_way_times(np.arange(steps + 1.0), w, SIGMA / LAM)
+        w_eff = theory.effective_initial_strengths(A.U, A.V, start, 4)
+        assert np.all(np.abs(measured - theory.half_way_times(SIGMA, LAM, w_eff, eta=eta)) < 1.0)
+    # For the aligned balanced start the effective strength is the true one.
+    start = problems.aligned_start(A.U, A.V, np.full(4, 1e-6), depth=2, width=5, seed=2)
+    np.testing.assert_allclose(theory.effective_initial_strengths(A.U, A.V, start, 4), 1e-6, rtol=1e-10)
+
+
+def test_gauss_newton_sharpness_grows_when_unbalanced(aligned):
+    Sxx, Sxy = problems.moments(aligned["X"], aligned["Y"])
+    W_ols = np.linalg.pinv(Sxx) @ Sxy
+    W1, W2 = theory.balanced_factors(W_ols, 2)
+    np.testing.assert_allclose(W1 @ W2, W_ols, atol=1e-12)
+    balanced = theory.gauss_newton_sharpness(Sxx, [W1, W2])
+    assert balanced == pytest.approx(theory.sharpness_at_minimum(Sxx, Sxy, 2))
+    assert theory.gauss_newton_sharpness(Sxx, [3 * W1, W2 / 3]) > 2 * balanced
