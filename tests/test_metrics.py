@@ -56,6 +56,8 @@ def test_report_formats_are_stable_and_verdicts_honest(capsys):
     out = capsys.readouterr().out
     assert "x: max error <= 1e-10, tolerance 1e-06: OK" in out
     assert "noise: max error <= 1e-12, tolerance 1e-08: OK" in out
-    assert "y: max error <= 0.001" not in out and "y: max error <= 1e-3, tolerance 1e-08: FAIL" in out
+    assert "y: max error = 0.001, tolerance 1e-08: FAIL" in out
+    assert report.check("near", 0.0123, 0.02) is True
+    assert "near: max error = 0.012, tolerance 0.02: OK" in capsys.readouterr().out
     with pytest.raises(ValueError, match="finite"):
         report.check("z", np.nan, 1.0)
