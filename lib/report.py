@@ -42,13 +42,13 @@ def check(label: str, error, tol, floor=None) -> bool:
     Use as `assert check(...)` so that a false claim fails the cell, and the printed
     verdict is what nbval compares. An error within a factor 10 of the tolerance is printed
     to two significant digits (it is a modelling error, worth reading); a smaller one as the
-    power of ten above it, and one below `floor` (default tol / 10^4) as '<= floor': those
-    digits are rounding noise that differs between BLAS builds.
+    power of ten above it, and one below `floor` (default max(tol / 10^3, 1e-13)) as
+    '<= floor': those digits are rounding noise that differs between BLAS builds.
     """
     error = float(np.max(np.abs(error)))
     if not math.isfinite(error):
         raise ValueError(f"error must be finite for the check '{label}', got {error}")
-    floor = tol * 1e-4 if floor is None else floor
+    floor = max(tol * 1e-3, 1e-13) if floor is None else floor
     ok = bool(error <= tol)
     shown = f"= {sig(error, 2)}" if error >= tol / 10 else f"<= {decade(max(error, floor))}"
     print(f"{label}: max error {shown}, tolerance {sig(tol, 2)}: {'OK' if ok else 'FAIL'}")

@@ -50,12 +50,12 @@ def test_report_formats_are_stable_and_verdicts_honest(capsys):
     assert report.decade(1e-10) == "1e-10"
     assert report.decade(0.0) == "0"
     assert report.sig(3e-15, atol=1e-10) == "0"
-    assert report.check("x", [1e-12, -3e-11], 1e-6) is True
-    assert report.check("noise", 3e-16, 1e-8) is True  # printed at the floor tol / 1e4
+    assert report.check("x", [1e-12, -3e-11], 1e-7) is True
+    assert report.check("noise", 3e-16, 1e-8) is True  # printed at the floor max(tol / 1e3, 1e-13)
     assert report.check("y", 1e-3, 1e-8) is False
     out = capsys.readouterr().out
-    assert "x: max error <= 1e-10, tolerance 1e-06: OK" in out
-    assert "noise: max error <= 1e-12, tolerance 1e-08: OK" in out
+    assert "x: max error <= 1e-10, tolerance 1e-07: OK" in out
+    assert "noise: max error <= 1e-11, tolerance 1e-08: OK" in out
     assert "y: max error = 0.001, tolerance 1e-08: FAIL" in out
     assert report.check("near", 0.0123, 0.02) is True
     assert "near: max error = 0.012, tolerance 0.02: OK" in capsys.readouterr().out
