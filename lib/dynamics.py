@@ -225,26 +225,80 @@ def product(factors) -> np.ndarray:
     return out
 
 
-def factor_gradients(Sxx, Sxy, factors):
+def factor_gradients(Sxx, Sxy, factors, scale=None):
     """Gradients of f with respect to every factor, from the moments.
 
-    Returns (grads, W): the list grad_l with the shapes of the factors, and the product W.
-    Cost: 3L - 1 matrix products, none of size n.
+    Returns (grads, W): the list grad_l with the shapes of the factors (times `scale`, a
+    scalar or an array broadcasting against the batch axes as (..., 1, 1), if given), and
+    the product W. Cost: 3L - 2 matrix products, none of size n; the scale is applied once,
+    to the (p, d) gradient of the end-to-end map, before it is spread to the factors.
     """
     L = len(factors)
     prefixes = [factors[0]]  # W_{<=l}
     for W in factors[1:]:
         prefixes.append(prefixes[-1] @ W)
     W = prefixes[-1]
-    G = Sxx @ W - Sxy  # (..., p, d): gradient with respect to the end-to-end map
+    G = Sxx @ W  # (..., p, d): gradient with respect to the end-to-end map,
+    G -= Sxy  # formed in place (no temporary of the map's size)
+    if scale is not None:
+        G *= scale
     grads = [None] * L
-    # Sweep from the output side: right = W_{>l}^T accumulated, left = W_{<l}.
-    right_G = G  # G W_{>l}^T, updated as l decreases
+    # Sweep from the output side: right_G = G W_{>l}^T, updated as l decreases.
+    right_G = G
     for l in range(L - 1, -1, -1):
         grads[l] = right_G if l == 0 else np.swapaxes(prefixes[l - 1], -1, -2) @ right_G
         if l > 0:
             right_G = right_G @ np.swapaxes(factors[l], -1, -2)
     return grads, W
+
+
+class _StepWorkspace:
+    """Preallocated buffers for `gradient_descent_moments`: one descent step with no array
+    allocation. Why: a batch of 64 runs at p = 16 makes every temporary 128 KiB, the size at
+    which the allocator maps fresh pages, and the page faults cost as much as the products;
+    and numpy's stacked matmul is 2x slower when its second operand is a transposed view,
+    so stacked factors are transposed into a buffer first. Same operations, in the same
+    order, as `factor_gradients`."""
+
+    def __init__(self, factors, p: int, d: int):
+        L = len(factors)
+        batch = factors[0].shape[:-2]
+        dims = [p] + [F.shape[-1] for F in factors]  # r_0 = p, ..., r_L = d
+        self.L = L
+        self.stacked = bool(batch)
+        self.prefix = [np.empty(batch + (p, dims[l + 1])) for l in range(1, L)]  # W_{<=l}, l >= 1
+        self.G = np.empty(batch + (p, d))
+        self.right = [np.empty(batch + (p, dims[l + 1])) for l in range(L - 1)]  # G W_{>l}^T
+        self.grads = [np.empty(F.shape) for F in factors]
+        self.factor_t = [np.empty(batch + F.shape[-1:] + F.shape[-2:-1]) if self.stacked else None
+                         for F in factors]
+
+    def step(self, Sxx, Sxy, fs, eta_b):
+        """One step in place on the list `fs`; returns the product before the step (a
+        buffer: copy it before the next step if it must be kept)."""
+        L = self.L
+        for l in range(1, L):
+            np.matmul(fs[0] if l == 1 else self.prefix[l - 2], fs[l], out=self.prefix[l - 1])
+        # One layer: the "product" is the factor itself, which is updated below.
+        W = fs[0].copy() if L == 1 else self.prefix[-1]
+        G = self.G
+        np.matmul(Sxx, W, out=G)
+        G -= Sxy
+        G *= eta_b
+        right = G
+        for l in range(L - 1, -1, -1):
+            if l == 0:
+                grad = right
+            else:
+                left = fs[0] if l == 1 else self.prefix[l - 2]
+                grad = np.matmul(np.swapaxes(left, -1, -2), right, out=self.grads[l])
+                Ft = np.swapaxes(fs[l], -1, -2)
+                if self.stacked:
+                    np.copyto(self.factor_t[l], Ft)
+                    Ft = self.factor_t[l]
+                right = np.matmul(right, Ft, out=self.right[l - 1])  # uses fs[l] before its update
+            fs[l] -= grad
+        return W
 
 
 def _finite(factors) -> bool:
@@ -297,42 +351,51 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
 
     iters = np.unique(np.append(np.arange(0, steps + 1, every), steps))
     out = np.empty((iters.size,) + batch + (p, d))
-    out[0] = product(fs)
-    record = 1
-    snapshot, snapshot_step = [W.copy() for W in fs], 0
+    record = 0
 
-    def diverged(step):
+    workspace = _StepWorkspace(fs, p, d)
+
+    def step(factors):
+        """One descent step in place; returns the product *before* the step (free: the
+        gradient needs it), which is what a record at this iteration stores."""
+        return workspace.step(Sxx, Sxy, factors, eta_b)
+
+    def diverged(step_number):
         bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
         limit = _stable_eta(Sxx, Sxy, len(fs))
         eta_used = float(np.broadcast_to(eta, batch)[bad[0]]) if batch else float(eta)
         where = f" (run {bad[0]} of the batch)" if batch else ""
         return DivergenceError(
-            f"gradient descent diverged at step {step}{where}: eta = {eta_used:.6g}, while the "
+            f"gradient descent diverged at step {step_number}{where}: eta = {eta_used:.6g}, while the "
             f"balanced minimum is linearly stable only for eta < {limit:.6g} (2 / sharpness)",
-            step=step, stable_eta=limit)
+            step=step_number, stable_eta=limit)
 
+    def replay(snapshot, start, stop):
+        """Redo steps start+1..stop one at a time from a finite snapshot to name the first
+        step whose iterate is not finite, and raise."""
+        fs[:] = [W.copy() for W in snapshot]
+        for s in range(start + 1, stop + 1):
+            step(fs)
+            if not _finite(fs):
+                raise diverged(s)
+        raise diverged(stop)  # not reached: the chunk diverged the first time
+
+    snapshot, snapshot_step = [W.copy() for W in fs], 0
     with np.errstate(over="ignore", invalid="ignore"):
-        t = 0
-        while t < steps:
-            grads, _ = factor_gradients(Sxx, Sxy, fs)
-            for W, g in zip(fs, grads):
-                W -= eta_b * g
-            t += 1
-            if t % check_every == 0 or t == steps or (record < iters.size and iters[record] == t):
-                if not _finite(fs):
-                    # Replay from the last good snapshot one step at a time.
-                    fs[:] = [W.copy() for W in snapshot]
-                    for s in range(snapshot_step + 1, t + 1):
-                        grads, _ = factor_gradients(Sxx, Sxy, fs)
-                        for W, g in zip(fs, grads):
-                            W -= eta_b * g
-                        if not _finite(fs):
-                            raise diverged(s)
-                    raise diverged(t)
-                snapshot, snapshot_step = [W.copy() for W in fs], t
-                if record < iters.size and iters[record] == t:
-                    out[record] = product(fs)
-                    record += 1
+        for t in range(steps):
+            W = step(fs)  # W is the product at iteration t
+            if iters[record] == t:
+                out[record] = W
+                record += 1
+            if (t + 1) % check_every == 0:
+                # Factors at t + 1 and product at t: cheap, and an overflow of the
+                # product alone shows up in the next chunk's check.
+                if not (np.isfinite(W).all() and all(np.isfinite(F).all() for F in fs)):
+                    replay(snapshot, snapshot_step, t + 1)
+                snapshot, snapshot_step = [F.copy() for F in fs], t + 1
+        if not _finite(fs):
+            replay(snapshot, snapshot_step, steps)
+        out[record] = product(fs)
     return iters, out
 
 
