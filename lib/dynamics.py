@@ -165,7 +165,8 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
     """Balanced gradient flow of the mode strengths, any depth, by numerical integration.
 
     dw/dt = L w^{2 - 2/L} (sigma - lam w) (the logistic equation for L = 2), integrated
-    in u = log w (so that tiny starts keep full relative accuracy) with scipy's DOP853.
+    with scipy's DOP853 in u = log w for L >= 2 (so that tiny starts keep full relative
+    accuracy) and in w for L = 1 (linear, and stiff in log w near zero).
 
     Parameters
     ----------
@@ -188,16 +189,20 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
     if sigma.ndim != 1:
         raise ValueError(f"sigma, lam and w0 must broadcast to one dimension (k,), got {sigma.shape}")
     times = np.unique(t.ravel())
+    t_end = float(times[-1]) if times.size else 0.0
+    if L == 1:
+        # Linear in w: integrate w itself (in log w the equation is stiff near w = 0).
+        sol = solve_ivp(lambda _, w: sigma - lam * w, (0.0, t_end), w0, t_eval=times,
+                        method="DOP853", rtol=rtol, atol=1e-14)
+    else:
+        def rhs(_, u):
+            w = np.exp(u)
+            return L * w ** (1 - 2 / L) * (sigma - lam * w)
 
-    def rhs(_, u):
-        w = np.exp(u)
-        return L * w ** (1 - 2 / L) * (sigma - lam * w)
-
-    sol = solve_ivp(rhs, (0.0, float(times[-1]) if times.size else 0.0), np.log(w0),
-                    t_eval=times, method="DOP853", rtol=rtol, atol=1e-12)
+        sol = solve_ivp(rhs, (0.0, t_end), np.log(w0), t_eval=times, method="DOP853", rtol=rtol, atol=1e-12)
     if not sol.success:
         raise RuntimeError(f"mode_flow: the ODE solver failed: {sol.message}")
-    w_sorted = np.exp(sol.y.T)
+    w_sorted = sol.y.T if L == 1 else np.exp(sol.y.T)
     return w_sorted[np.searchsorted(times, t.ravel())].reshape(t.shape + (sigma.size,))
 
 

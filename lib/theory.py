@@ -457,3 +457,46 @@ def effective_initial_strengths(U, V, factors, k):
     S = 0.5 * ((U.T @ W1)[:k] + (W2 @ V)[:, :k].T)  # (k, r): s_i as rows
     _, R = np.linalg.qr(S.T)
     return np.diag(R) ** 2
+
+
+def half_way_time_any_depth(sigma, lam, w0, depth):
+    """Exact time at which the balanced depth-L flow w' = L w^{2-2/L} (sigma - lam w)
+    reaches half its limit: the integral of dw / (L w^{2-2/L} (sigma - lam w)) from w0
+    to sigma / (2 lam), by quadrature in u = log w (smooth even for tiny w0).
+
+    Parameters: sigma, lam, w0 broadcast to (k,), 0 < w0 < sigma / (2 lam); depth >= 1.
+    Returns (k,) times. Depth 1 and 2 agree with `half_way_times` (the tests check it).
+    """
+    from scipy.integrate import quad
+
+    L = v.depth(depth)
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    w0 = v.positive(w0, "w0")
+    sigma, lam, w0 = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
+    if np.any(w0 >= sigma / (2 * lam)):
+        raise ValueError("w0 must be below half the limit sigma / (2 lam)")
+    out = np.empty(sigma.shape)
+    for idx in np.ndindex(sigma.shape):
+        s, l, a = sigma[idx], lam[idx], w0[idx]
+
+        def integrand(u):  # dt/du with w = e^u: 1 / (L w^{1-2/L} (s - l w))
+            w = np.exp(u)
+            return 1.0 / (L * w ** (1 - 2 / L) * (s - l * w))
+
+        val, _ = quad(integrand, np.log(a), np.log(s / (2 * l)), limit=200, epsabs=0, epsrel=1e-12)
+        out[idx] = val
+    return out
+
+
+def escape_time(sigma, w0, depth):
+    """Blow-up time of the small-w approximation w' = L sigma w^{2-2/L} for depth L >= 3:
+    w^{-(L-2)/L} decreases linearly and vanishes at t* = w0^{-(L-2)/L} / ((L - 2) sigma).
+    Polynomial in 1/w0 (slope -(L-2)/L in log-log), against log(1/w0)/(2 sigma) for L = 2.
+    Shape of sigma (and w0) broadcast together."""
+    L = v.depth(depth)
+    if L < 3:
+        raise ValueError("depth must be >= 3 for the polynomial escape time (depth 2: half_way_times)")
+    sigma = v.positive(sigma, "sigma")
+    w0 = v.positive(w0, "w0")
+    return w0 ** (-(L - 2) / L) / ((L - 2) * sigma)

@@ -291,3 +291,22 @@ def test_gauss_newton_sharpness_grows_when_unbalanced(aligned):
     balanced = theory.gauss_newton_sharpness(Sxx, [W1, W2])
     assert balanced == pytest.approx(theory.sharpness_at_minimum(Sxx, Sxy, 2))
     assert theory.gauss_newton_sharpness(Sxx, [3 * W1, W2 / 3]) > 2 * balanced
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_half_way_time_any_depth_matches_closed_form_and_flow(depth):
+    w0 = np.array([1e-4, 1e-3, 1e-2, 1e-4])
+    t_half = theory.half_way_time_any_depth(SIGMA, LAM, w0, depth)
+    if depth <= 2:
+        np.testing.assert_allclose(t_half, theory.half_way_times(SIGMA, LAM, w0, depth=depth), rtol=1e-9)
+    w = dynamics.mode_flow(t_half, SIGMA, LAM, w0, depth)  # (k, k): row i at mode i's time
+    np.testing.assert_allclose(np.diag(w), SIGMA / LAM / 2, rtol=1e-7)
+
+
+def test_escape_time_is_the_small_start_asymptote():
+    for depth in (3, 4, 6):
+        w0 = 1e-12
+        ratio = theory.half_way_time_any_depth(SIGMA, LAM, w0, depth) / theory.escape_time(SIGMA, w0, depth)
+        np.testing.assert_allclose(ratio, 1.0, atol=2e-3)
+    with pytest.raises(ValueError, match="depth"):
+        theory.escape_time(SIGMA, 1e-3, 2)
