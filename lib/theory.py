@@ -500,3 +500,23 @@ def escape_time(sigma, w0, depth):
     sigma = v.positive(sigma, "sigma")
     w0 = v.positive(w0, "w0")
     return w0 ** (-(L - 2) / L) / ((L - 2) * sigma)
+
+
+def plateau_and_rrr_gains(sigma, lam):
+    """Loss decrease f(0) - f at each plateau of the two-layer flow (the k largest sigma_i
+    learned) and at the rank-k reduced-rank solution (the k largest sigma_i^2 / lam_i),
+    under the exact assumption, where mode i is worth sigma_i^2 / (2 lam_i).
+
+    Parameters: sigma, lam of shape (..., m), sigma sorted decreasing along the last axis.
+    Returns (plateau, rrr), each of shape (..., m + 1): entry k is the gain at rank k.
+    """
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
+    if np.any(np.diff(sigma, axis=-1) > 0):
+        raise ValueError("sigma must be sorted in decreasing order along its last axis")
+    gain = sigma**2 / (2 * lam)
+    zero = np.zeros(gain.shape[:-1] + (1,))
+    plateau = np.concatenate([zero, np.cumsum(gain, axis=-1)], axis=-1)
+    rrr = np.concatenate([zero, np.cumsum(-np.sort(-gain, axis=-1), axis=-1)], axis=-1)
+    return plateau, rrr

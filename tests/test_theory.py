@@ -310,3 +310,17 @@ def test_escape_time_is_the_small_start_asymptote():
         np.testing.assert_allclose(ratio, 1.0, atol=2e-3)
     with pytest.raises(ValueError, match="depth"):
         theory.escape_time(SIGMA, 1e-3, 2)
+
+
+def test_plateau_and_rrr_gains_against_brute_force(aligned):
+    plateau, rrr = theory.plateau_and_rrr_gains(SIGMA, LAM)
+    X, Y = aligned["X"], aligned["Y"]
+    f0 = metrics.loss(X, Y, np.zeros((6, 5)))
+    for k in range(5):
+        W = theory.reduced_rank_regression(X, Y, k)
+        assert f0 - metrics.loss(X, Y, W) == pytest.approx(rrr[k], abs=1e-10)
+        Wp = theory.sequential_limit(aligned["A"].U, aligned["A"].V, SIGMA, LAM, k)
+        assert f0 - metrics.loss(X, Y, Wp) == pytest.approx(plateau[k], abs=1e-10)
+    assert np.all(rrr >= plateau - 1e-15)
+    with pytest.raises(ValueError, match="sorted"):
+        theory.plateau_and_rrr_gains(SIGMA[::-1], LAM)
