@@ -212,8 +212,7 @@ def sequential_limit(U, V, sigma, lam, k):
     m = sigma.size
     k = v.integer(k, "k", low=0, high=m)
     order = np.argsort(-sigma, kind="stable")[:k]
-    coef = sigma[order] / lam[order]
-    return (U[:, order] * coef) @ V[:, order].T
+    return modes_to_map(U[:, order], V[:, order], sigma[order] / lam[order])
 
 
 def rrr_mode_order(sigma, lam):
@@ -520,3 +519,18 @@ def plateau_and_rrr_gains(sigma, lam):
     plateau = np.concatenate([zero, np.cumsum(gain, axis=-1)], axis=-1)
     rrr = np.concatenate([zero, np.cumsum(-np.sort(-gain, axis=-1), axis=-1)], axis=-1)
     return plateau, rrr
+
+
+def modes_to_map(U, V, w):
+    """End-to-end map U diag(w) V^T from mode strengths: the inverse of
+    `lib.metrics.mode_strengths` on aligned maps.
+
+    U : (p, >= k), V : (d, >= k), w : (..., k). Returns (..., p, d).
+    """
+    U = v.as_float_array(U, "U", ndim=2)
+    V = v.as_float_array(V, "V", ndim=2)
+    w = v.as_float_array(w, "w", min_ndim=1)
+    k = w.shape[-1]
+    if k > min(U.shape[1], V.shape[1]):
+        raise ValueError(f"w has {k} modes but U and V have {U.shape[1]} and {V.shape[1]} columns")
+    return np.einsum("pi,...i,di->...pd", U[:, :k], w, V[:, :k])
