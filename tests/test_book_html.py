@@ -1,5 +1,8 @@
-"""The rendered book as a reader meets it: every page in a real browser (Debian's Chromium,
-driven by Playwright), served from 127.0.0.1 by the test itself.
+"""The rendered book: the strict build, and every page in a real browser (Debian's
+Chromium, driven by Playwright), served from 127.0.0.1 by the test itself.
+
+Both live in this one module so that, run in parallel (pytest-xdist, --dist loadfile), the
+book is built once, on one worker.
 
 The pages load MathJax, require.js and the widgets' html-manager from CDNs, which are not
 reachable here; the test serves pinned local copies of them (npm packages in
@@ -36,11 +39,27 @@ CDNJS_REQUIRE_SRI = "sha256-Ae2Vz/4ePdIu6ZyI/5ZGsYnb+m0JlOmKPjt6XZ9JJkA="
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' (as .ci/run does)"),
-]
+pytestmark = pytest.mark.slow
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' (as .ci/run does)")
+
+
+def test_strict_build_produces_every_page(built_book):
+    src, html, _ = built_book
+    for f in toc_files(src):
+        page = html / f"{f}.html"
+        assert page.exists(), f"missing page {page}"
+        assert page.stat().st_size > 5000
+    assert (html / "index.html").exists()
+
+
+def test_every_chapter_page_offers_its_notebook(built_book):
+    src, html, _ = built_book
+    for f in toc_files(src):
+        if (src / f"{f}.ipynb").exists():
+            page = (html / f"{f}.html").read_text()
+            assert f"_sources/{f}.ipynb" in page, f"{f}: no .ipynb download link"
+            assert (html / "_sources" / f"{f}.ipynb").exists()
 
 
 def local_asset(url: str) -> Path | None:
@@ -139,6 +158,7 @@ class PageVisit:
 PAGES = toc_files()
 
 
+@needs_chromium
 @pytest.mark.parametrize("page_file", PAGES)
 def test_page_in_a_real_browser(server, browser, page_file):
     base, html = server
