@@ -41,8 +41,10 @@ def loss(X, Y, W) -> np.ndarray:
 
 def loss_from_moments(Sxx, Sxy, syy, W) -> np.ndarray:
     """The loss from the moments Sxx (p, p), Sxy (p, d) and syy = ||Y||_F^2 / n."""
-    quad = np.einsum("...ij,ik,...kj->...", W, Sxx, W)
-    lin = np.einsum("...ij,ij->...", W, Sxy)
+    # tr(W^T Sxx W) as the sum of (Sxx W) * W: one (stacked) product instead of a
+    # three-operand einsum, which numpy evaluates without BLAS.
+    quad = np.sum((Sxx @ W) * W, axis=(-2, -1))
+    lin = np.sum(W * Sxy, axis=(-2, -1))
     return np.maximum(0.5 * quad - lin + 0.5 * syy, 0.0)
 
 
@@ -109,13 +111,6 @@ def half_way_times(t, w, limits) -> np.ndarray:
         missing = np.argwhere(np.isnan(out))[0]
         raise ValueError(f"w: mode {tuple(missing)} never reaches half its limit within t <= {t[-1]:g}; run longer")
     return out
-
-
-def staircase_levels(values, levels) -> np.ndarray:
-    """For each sample, the distance to the nearest of the given plateau levels."""
-    values = np.asarray(values, dtype=float)
-    levels = np.asarray(levels, dtype=float)
-    return np.min(np.abs(values[..., None] - levels), axis=-1)
 
 
 def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:

@@ -7,7 +7,6 @@ import io
 
 import matplotlib
 import matplotlib.pyplot as plt
-import numpy as np
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -83,14 +82,3 @@ def frame_slider(frames, labels, description: str = "frame"):
                                      continuous_update=True, layout=widgets.Layout(width="60%"))
     widgets.jslink((slider, "index"), (stack, "selected_index"))
     return widgets.VBox([slider, stack])
-
-
-def log_ticks_off_minor(ax) -> None:
-    """Hide minor tick labels on log axes (they clutter small panels)."""
-    ax.tick_params(which="minor", labelleft=False, labelbottom=False)
-
-
-def step_marks(ax, times, colors, label: str | None = None) -> None:
-    """Dashed vertical lines at predicted transition times, one colour per mode."""
-    for i, (t, c) in enumerate(zip(np.atleast_1d(times), colors)):
-        ax.axvline(t, color=c, ls="--", lw=0.9, alpha=0.8, label=label if i == 0 else None)

@@ -194,14 +194,6 @@ def poster_discrete_bounds(t, sigma, lam, w0, eta, corrected=True):
     return shape(2 * h - 4 * h**2), shape(2 * h + h**2)
 
 
-def mode_limits(sigma, lam):
-    """Limit sigma_i / lam_i of every mode (the least-squares coefficient)."""
-    sigma = v.positive(sigma, "sigma", allow_zero=True)
-    lam = v.positive(lam, "lam")
-    sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
-    return sigma / lam
-
-
 def sequential_limit(U, V, sigma, lam, k):
     """The plateau the depth-2 flow visits between T_k and T_{k+1} (vanishing init):
     sum over the k largest sigma_i of (sigma_i / lam_i) u_i v_i^T, shape (p, d)."""
