@@ -76,8 +76,10 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
         t_half = log((sigma - lam w0) / (lam w0)) / (2 sigma).
     Gradient descent (eta given), depth 2: the same expression with the continuous rate
     2 sigma replaced by the per-step rate 2 log(1 + eta sigma) of the mode map near zero.
-    It lies between the iterations at which the two all-t bounds of `discrete_bounds`
-    reach one half, and is exact to O(1) iterations (the chapter measures the gap).
+    That is where the tight lower bound of `discrete_bounds` reaches one half, so the true
+    first half-way iteration is at most this plus one, and at least
+    log(sigma / (2 lam w0)) / (2 log(1 + eta sigma)) (the geometric upper bound); the
+    bracket is proved and measured in chapters/03_discrete.
     Depth 1: flow log(2 (1 - lam w0 / sigma)) / lam; descent divides by
     -log(1 - eta lam) instead of lam.
 
@@ -85,7 +87,7 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
     """
     L = v.depth(depth)
     if L > 2:
-        raise ValueError("depth must be 1 or 2; for depth >= 3 use lib.theory.escape_time")
+        raise ValueError("depth must be 1 or 2; for depth >= 3 use lib.theory.half_way_time_any_depth")
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
     sigma = v.positive(sigma, "sigma")
     target = sigma / lam
