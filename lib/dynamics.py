@@ -237,33 +237,23 @@ def factor_gradients(Sxx, Sxy, factors, scale=None):
     scalar or an array broadcasting against the batch axes as (..., 1, 1), if given), and
     the product W. Cost: 3L - 2 matrix products, none of size n; the scale is applied once,
     to the (p, d) gradient of the end-to-end map, before it is spread to the factors.
+    The same sweep as every descent step (`_GradientWorkspace`), in fresh buffers.
     """
-    L = len(factors)
-    prefixes = [factors[0]]  # W_{<=l}
-    for W in factors[1:]:
-        prefixes.append(prefixes[-1] @ W)
-    W = prefixes[-1]
-    G = Sxx @ W  # (..., p, d): gradient with respect to the end-to-end map,
-    G -= Sxy  # formed in place (no temporary of the map's size)
-    if scale is not None:
-        G *= scale
-    grads = [None] * L
-    # Sweep from the output side: right_G = G W_{>l}^T, updated as l decreases.
-    right_G = G
-    for l in range(L - 1, -1, -1):
-        grads[l] = right_G if l == 0 else np.swapaxes(prefixes[l - 1], -1, -2) @ right_G
-        if l > 0:
-            right_G = right_G @ np.swapaxes(factors[l], -1, -2)
-    return grads, W
+    Sxx = np.asarray(Sxx)
+    return _GradientWorkspace(factors, Sxx.shape[0], factors[-1].shape[-1]).gradients(Sxx, Sxy, factors, scale)
 
 
-class _StepWorkspace:
-    """Preallocated buffers for `gradient_descent_moments`: one descent step with no array
-    allocation. Why: a batch of 64 runs at p = 16 makes every temporary 128 KiB, the size at
-    which the allocator maps fresh pages, and the page faults cost as much as the products;
-    and numpy's stacked matmul is 2x slower when its second operand is a transposed view,
-    so stacked factors are transposed into a buffer first. Same operations, in the same
-    order, as `factor_gradients`."""
+class _GradientWorkspace:
+    """Buffers for the gradient sweep, so that a descent step allocates no array.
+
+    Why: a batch of 64 runs at p = 16 makes every temporary 128 KiB, the size at which the
+    allocator maps fresh pages, and the page faults cost as much as the products; and
+    numpy's stacked matmul is 2x slower when its second operand is a transposed view, so
+    stacked factors are transposed into a buffer first.
+
+    With W_{<l} = W_1 ... W_{l-1} and G = Sxx W - Sxy, the sweep runs from the output side,
+    keeping right = G W_{>l}^T: grad_l = W_{<l}^T right, then right <- right W_l^T.
+    """
 
     def __init__(self, factors, p: int, d: int):
         L = len(factors)
@@ -278,31 +268,41 @@ class _StepWorkspace:
         self.factor_t = [np.empty(batch + F.shape[-1:] + F.shape[-2:-1]) if self.stacked else None
                          for F in factors]
 
-    def step(self, Sxx, Sxy, fs, eta_b):
-        """One step in place on the list `fs`; returns the product before the step (a
-        buffer: copy it before the next step if it must be kept)."""
+    def gradients(self, Sxx, Sxy, fs, scale=None):
+        """(grads, W) for the factors `fs`, leaving them untouched; both are buffers of
+        this workspace, overwritten by the next call. For one layer W is fs[0] itself."""
         L = self.L
         for l in range(1, L):
             np.matmul(fs[0] if l == 1 else self.prefix[l - 2], fs[l], out=self.prefix[l - 1])
-        # One layer: the "product" is the factor itself, which is updated below.
-        W = fs[0].copy() if L == 1 else self.prefix[-1]
+        W = fs[0] if L == 1 else self.prefix[-1]
         G = self.G
         np.matmul(Sxx, W, out=G)
         G -= Sxy
-        G *= eta_b
+        if scale is not None:
+            G *= scale
+        grads = [None] * L
         right = G
         for l in range(L - 1, -1, -1):
             if l == 0:
-                grad = right
-            else:
-                left = fs[0] if l == 1 else self.prefix[l - 2]
-                grad = np.matmul(np.swapaxes(left, -1, -2), right, out=self.grads[l])
-                Ft = np.swapaxes(fs[l], -1, -2)
-                if self.stacked:
-                    np.copyto(self.factor_t[l], Ft)
-                    Ft = self.factor_t[l]
-                right = np.matmul(right, Ft, out=self.right[l - 1])  # uses fs[l] before its update
-            fs[l] -= grad
+                grads[0] = right
+                break
+            left = fs[0] if l == 1 else self.prefix[l - 2]
+            grads[l] = np.matmul(np.swapaxes(left, -1, -2), right, out=self.grads[l])
+            Ft = np.swapaxes(fs[l], -1, -2)
+            if self.stacked:
+                np.copyto(self.factor_t[l], Ft)
+                Ft = self.factor_t[l]
+            right = np.matmul(right, Ft, out=self.right[l - 1])
+        return grads, W
+
+    def step(self, Sxx, Sxy, fs, eta_b):
+        """One descent step in place on the list `fs`; returns the product before the step
+        (a buffer: copy it before the next step if it must be kept)."""
+        grads, W = self.gradients(Sxx, Sxy, fs, eta_b)
+        if self.L == 1:
+            W = W.copy()  # the "product" is the factor itself, updated below
+        for F, g in zip(fs, grads):
+            F -= g  # eta is already in g
         return W
 
 
@@ -358,7 +358,7 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
     out = np.empty((iters.size,) + batch + (p, d))
     record = 0
 
-    workspace = _StepWorkspace(fs, p, d)
+    workspace = _GradientWorkspace(fs, p, d)
 
     def step(factors):
         """One descent step in place; returns the product *before* the step (free: the
