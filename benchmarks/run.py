@@ -1,7 +1,7 @@
 """Speed of `lib` and of the book, measured side by side in one run (not a test).
 
     python -m benchmarks.run                 # everything, writes benchmarks/results.json
-    python -m benchmarks.run --only steps    # one section: steps, torch, batch, large, book
+    python -m benchmarks.run --only steps    # one section: steps, torch, batch, large, book, live
     python -m benchmarks.run --quick         # fewer sizes and repeats (a smoke run)
 
 Every figure is a ratio of two timings taken in the same process, each the median of
@@ -14,7 +14,9 @@ several repeats, so it says something even on a busy machine. Sections:
             is installed (`pip install torch==2.13.0`; not a book requirement);
 3. batch  - 64 step sizes advanced together in one batched run against 64 sequential runs;
 4. large  - achieved GFLOP/s of a descent step at p = d = r = 1024 against numpy's matmul;
-5. book   - fresh `jupyter-book build .` and `pytest` wall times, and the slowest cells.
+5. book   - fresh `jupyter-book build .` and `pytest` wall times, and the slowest cells;
+6. live   - latency of each interactive figure's live slider (one recomputation of the
+            figure, as in a reader's kernel), at five values across its range; budget 0.2 s.
 
 The appendix page appendices/performance.ipynb shows the last results.json.
 """
@@ -217,6 +219,48 @@ def bench_book(quick: bool) -> dict:
     return out
 
 
+LIVE_PROBE = """import json as _json
+_figure = _  # the interactive figure the previous cell returned
+_live = _figure.children[1].children[0]
+_xs = [_live.min + (_live.max - _live.min) * f for f in (0.1, 0.3, 0.5, 0.7, 0.9)]
+_values = [_live.base ** x if hasattr(_live, "base") else x for x in _xs]
+print("LIVE" + _json.dumps([_figure.redraw(v) for v in _values for _ in range({repeats})]))"""
+
+
+def bench_live(quick: bool) -> list[dict]:
+    """Latency of every live slider: run each chapter with interactive figures in a kernel
+    and, after each such figure, time its redraw (what moving the live slider runs)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from tools.book import toc_notebooks
+
+    out = []
+    probe = LIVE_PROBE.format(repeats=1 if quick else 3)
+    for path in toc_notebooks():
+        if "interactive_figure(" not in path.read_text():
+            continue
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        with client.setup_kernel():
+            for index, cell in enumerate(list(nb.cells)):
+                client.execute_cell(cell, index)
+                if cell.cell_type != "code" or "interactive_figure(" not in cell.source:
+                    continue
+                nb.cells.append(nbformat.v4.new_code_cell(probe))
+                probe_cell = client.execute_cell(nb.cells[-1], len(nb.cells) - 1)
+                nb.cells.pop()
+                text = "".join(o.get("text", "") for o in probe_cell.outputs)
+                seconds = json.loads(text.split("LIVE", 1)[1])
+                row = dict(notebook=str(path.relative_to(ROOT)), cell=index,
+                           median_s=statistics.median(seconds), max_s=max(seconds))
+                out.append(row)
+                print(f"live   {row['notebook']} cell {index}: median {row['median_s']:.3f} s, "
+                      f"max {row['max_s']:.3f} s per recomputation (budget 0.2 s)", flush=True)
+    return out
+
+
 def machine() -> dict:
     import threadpoolctl
 
@@ -230,16 +274,18 @@ def machine() -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["steps", "torch", "batch", "large", "book"], action="append")
+    parser.add_argument("--only", choices=["steps", "torch", "batch", "large", "book", "live"], action="append")
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument("--no-save", action="store_true", help="do not write benchmarks/results.json")
     args = parser.parse_args(argv)
-    sections = args.only or ["steps", "torch", "batch", "large", "book"]
+    sections = args.only or ["steps", "torch", "batch", "large", "book", "live"]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = machine()
     results["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    results["command"] = "python benchmarks/run.py" + (" --quick" if args.quick else "")
-    bench = {"steps": bench_steps, "torch": bench_torch, "batch": bench_batch, "large": bench_large, "book": bench_book}
+    results["command"] = "python -m benchmarks.run" + "".join(f" --only {o}" for o in args.only or []) \
+        + (" --quick" if args.quick else "")
+    bench = {"steps": bench_steps, "torch": bench_torch, "batch": bench_batch, "large": bench_large, "book": bench_book,
+             "live": bench_live}
     for name in sections:
         results[name] = bench[name](args.quick)
     if not args.no_save:

@@ -1,9 +1,14 @@
-"""One figure style for the book, and a slider over precomputed figures that works in the
-static HTML with no kernel (the frames are PNGs inside widgets linked in the browser)."""
+"""One figure style for the book, and interactive figures that work two ways: in the static
+HTML with no kernel (precomputed PNG frames behind a slider linked in the browser), and in a
+live kernel, where a second slider recomputes the figure for any value in its range."""
 
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Callable, Sequence
+
+import math
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -82,3 +87,94 @@ def frame_slider(frames, labels, description: str = "frame"):
                                      continuous_update=True, layout=widgets.Layout(width="60%"))
     widgets.jslink((slider, "index"), (stack, "selected_index"))
     return widgets.VBox([slider, stack])
+
+
+def interactive_figure(draw: Callable, name: str, values: Sequence[float], *,
+                       live_range: tuple[float, float], log: bool = False,
+                       description: str | None = None, dpi: int = 90):
+    """A figure with a slider over `name`: precomputed frames, and live recomputation.
+
+    Two sliders drive one picture. The first steps through figures precomputed at
+    `values`; it is `jslink`-ed in the browser, so it works in the static HTML with no
+    kernel. The second ("live") covers the whole `live_range`; in a running kernel each
+    release of it calls `draw` again and shows the new figure (in the static HTML it
+    cannot recompute, and says so in its label).
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(value) -> matplotlib.figure.Figure``; called once per precomputed value
+        and once per live update. It must not display the figure (it is closed here).
+    name : str
+        The parameter's name in the book's notation (e.g. ``"eta"``), used in labels.
+    values : sequence of float, length >= 1, distinct
+        The values precomputed for the static page.
+    live_range : (float, float)
+        Range of the live slider, ``low < high``; with `log`, both must be > 0.
+    log : bool
+        Use a logarithmic live slider (for scales such as ``w0``).
+    description : str, optional
+        Label of the precomputed slider; defaults to `name`.
+    dpi : int
+        Resolution of every frame.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        ``[precomputed slider, live slider row, Stack of len(values) + 1 images]``; the
+        last image holds the live figure. ``.redraw(value) -> seconds`` recomputes the
+        live frame from Python (what the live slider calls; benchmarks time it);
+        ``.frame_link`` is the browser-side link from the frame slider to the stack.
+    """
+    import ipywidgets as widgets
+
+    values = [float(v) for v in values]
+    if not callable(draw):
+        raise ValueError(f"draw must be callable, got {type(draw).__name__}")
+    if len(values) == 0:
+        raise ValueError("values must hold at least one value")
+    if len(set(values)) != len(values):
+        raise ValueError("values must be distinct (they are the slider's options)")
+    low, high = (float(x) for x in live_range)
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"live_range must be (low, high) with low < high, got {live_range}")
+    if log and low <= 0:
+        raise ValueError(f"live_range must be positive with log=True, got {live_range}")
+
+    labels = [f"{v:g}" for v in values]
+    if len(set(labels)) != len(labels):
+        raise ValueError("values must stay distinct when printed with %g")
+    images = [widgets.Image(value=png_bytes(draw(v), dpi=dpi), format="png") for v in values]
+    live_image = widgets.Image(value=images[0].value, format="png")
+    stack = widgets.Stack([*images, live_image], selected_index=0)
+    frames = widgets.SelectionSlider(options=labels, index=0,
+                                     description=description or name,
+                                     continuous_update=True,
+                                     layout=widgets.Layout(width="60%"))
+    # One-way: showing the live frame (index len(values)) must not move this slider.
+    frame_link = widgets.jsdlink((frames, "index"), (stack, "selected_index"))
+
+    slider_type = widgets.FloatLogSlider if log else widgets.FloatSlider
+    bounds = (dict(min=math.log10(low), max=math.log10(high), base=10) if log
+              else dict(min=low, max=high))
+    live = slider_type(value=values[0] if low <= values[0] <= high else low,
+                       description=f"live {name}", continuous_update=False,
+                       readout_format=".3g", layout=widgets.Layout(width="60%"),
+                       step=(math.log10(high / low) if log else high - low) / 1000,
+                       **bounds)
+    status = widgets.Label("recomputes in a running kernel")
+
+    def redraw(value: float) -> float:
+        start = time.perf_counter()
+        live_image.value = png_bytes(draw(float(value)), dpi=dpi)
+        stack.selected_index = len(values)
+        seconds = time.perf_counter() - start
+        status.value = f"{name} = {float(value):.3g}: recomputed in {seconds:.2f} s"
+        return seconds
+
+    live.observe(lambda change: redraw(change["new"]), names="value")
+    box = widgets.VBox([frames, widgets.HBox([live, status]), stack])
+    box.add_class("interactive-figure")
+    box.redraw = redraw
+    box.frame_link = frame_link
+    return box
