@@ -130,3 +130,71 @@ def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:
         fits = np.all(np.abs(tail[p:] - tail[:-p]) <= rtol * scale, axis=0)
         period = np.where(fits, p, period)
     return period
+
+
+def plateau_distance(w, limits, k) -> np.ndarray:
+    """Trace-norm distance from an aligned map U diag(w) V^T to the k-th plateau
+    U diag(limits_1, ..., limits_k, 0, ...) V^T, i.e.
+
+        sum_{i <= k} |limits_i - w_i| + sum_{i > k} |w_i|.
+
+    Parameters
+    ----------
+    w : (..., m) mode strengths, modes listed in the order they are learned
+        (for the auto-encoder: decreasing variance); a trajectory (T, m) is fine.
+    limits : scalar or (m,) the limits sigma_i / lam_i (1 for the auto-encoder).
+    k : int in [0, m], the plateau (number of learned modes).
+
+    Returns
+    -------
+    array of shape w.shape[:-1].
+    """
+    w = v.as_float_array(w, "w", min_ndim=1)
+    m = w.shape[-1]
+    k = v.integer(k, "k", low=0, high=m)
+    limits = np.broadcast_to(v.as_float_array(limits, "limits"), (m,))
+    target = np.where(np.arange(m) < k, limits, 0.0)
+    return np.abs(w - target).sum(axis=-1)
+
+
+def flat_fraction(t, y, low, high, level=0.5) -> float:
+    """Fraction of a rise, on a log-time axis, where the curve is flat.
+
+    The rise is the stretch from the first sample with y >= low to the first with
+    y >= high. On it the slope per e-fold of time, dy / d(log t) (finite differences
+    between samples), is compared with its mean over the rise,
+    (y_end - y_start) / log(t_end / t_start); the result is the share of the rise's
+    log-time span where the slope is below `level` times that mean. A curve that climbs
+    a staircase has a positive fraction (its plateaus); one that rises smoothly, 0.
+
+    Parameters
+    ----------
+    t : (T,) strictly increasing times, > 0
+    y : (T,) trajectory (e.g. a trace norm)
+    low, high : floats, low < high, both reached within the samples
+    level : float in (0, 1], the flatness threshold as a fraction of the mean slope
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    t = v.as_float_array(t, "t", ndim=1)
+    y = v.as_float_array(y, "y", ndim=1)
+    if y.size != t.size or t.size < 2:
+        raise ValueError(f"y must have the same length as t (>= 2), got {y.size} and {t.size}")
+    if np.any(t <= 0) or np.any(np.diff(t) <= 0):
+        raise ValueError("t must be positive and strictly increasing (a log-time axis)")
+    if not low < high:
+        raise ValueError(f"low must be < high, got {low} and {high}")
+    if not 0 < level <= 1:
+        raise ValueError(f"level must be in (0, 1], got {level}")
+    if not (np.any(y >= low) and np.any(y >= high)):
+        raise ValueError(f"y never reaches high = {high} within the samples; run longer")
+    a, b = int(np.argmax(y >= low)), int(np.argmax(y >= high))
+    if b <= a:
+        raise ValueError("y jumps from below low to above high in one sample; sample finer")
+    logt = np.log(t[a : b + 1])
+    dlog = np.diff(logt)
+    slope = np.diff(y[a : b + 1]) / dlog
+    mean = (y[b] - y[a]) / (logt[-1] - logt[0])
+    return float(dlog[slope < level * mean].sum() / (logt[-1] - logt[0]))

@@ -528,3 +528,33 @@ def modes_to_map(U, V, w):
     if k > min(U.shape[1], V.shape[1]):
         raise ValueError(f"w has {k} modes but U and V have {U.shape[1]} and {V.shape[1]} columns")
     return np.einsum("pi,...i,di->...pd", U[:, :k], w, V[:, :k])
+
+
+def plateau_distance_bound(t, sigma, lam, w0, eta, k):
+    """Upper bound on the trace-norm distance from depth-2 gradient descent, aligned
+    balanced start, to the k-th plateau, from the all-t bounds of `discrete_bounds`:
+
+        ||W_t - W_k||_* <= sum_{i <= k} (sigma_i / lam_i - lower_i(t)) + sum_{i > k} upper_i(t),
+
+    where W_k keeps the first k modes at their limits sigma_i / lam_i (the rank-k
+    reduced-rank solution when the modes are listed in decreasing sigma and the ordering
+    condition holds; for the auto-encoder the top-k principal projector). Valid because
+    lower_i <= w_i(t) <= upper_i <= sigma_i / lam_i for every t (eps = 0).
+
+    Parameters
+    ----------
+    t : array of iterations >= 0, any shape
+    sigma, lam, w0 : (m,) modes in the order they are learned; eta * sigma <= 1/2.
+    eta : float > 0
+    k : int in [0, m]
+
+    Returns
+    -------
+    array of shape t.shape
+    """
+    lower, upper = discrete_bounds(t, sigma, lam, w0, eta)
+    m = lower.shape[-1]
+    k = v.integer(k, "k", low=0, high=m)
+    limits = np.broadcast_to(np.asarray(sigma, float) / np.asarray(lam, float), (m,))
+    learned = np.arange(m) < k
+    return np.where(learned, limits - lower, upper).sum(axis=-1)
