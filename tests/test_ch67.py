@@ -78,3 +78,18 @@ def test_naive_effective_strengths_are_row_norms():
     gs = theory.effective_initial_strengths(U, V, start, 3)
     assert naive[0] == pytest.approx(gs[0])
     assert np.all(gs <= naive * (1 + 1e-12))
+
+
+def test_plateau_lengths_counts_each_plateau():
+    from lib import metrics
+    f = np.array([[0, 0, 0], [0.95, 0.05, 0], [0.95, 0.05, 0.0], [1, 0.5, 0], [1, 0.92, 0.1],
+                  [1, 1, 0.5], [1, 1, 1]], float)
+    np.testing.assert_array_equal(metrics.plateau_lengths(f), [2, 1])
+    together = f.copy()
+    together[:, 2] = together[:, 1]  # modes 2 and 3 learned at once: no plateau 2
+    batch = np.stack([f, together], axis=1)  # (T, 2, K)
+    np.testing.assert_array_equal(metrics.plateau_lengths(batch), [[2, 1], [2, 0]])
+    with pytest.raises(ValueError, match="low"):
+        metrics.plateau_lengths(f, low=0.9, high=0.5)
+    with pytest.raises(ValueError, match="fractions"):
+        metrics.plateau_lengths(np.zeros((3, 1)))
