@@ -514,8 +514,8 @@ def escape_time_constant(sigma, lam, depth):
     (the first term is the part of the integral that converges as w0 -> 0, the second the
     upper limit of the leading term) and the w0-dependent remainder is
     -int_0^{w0} lam w^{a-1} / (L sigma (sigma - lam w)) dw = -lam w0^a / (2 sigma^2) (1 + O(w0)).
-    The sign of C depends on L only: C < 0 for L = 3, 4, 5 and C > 0 from L = 6 on
-    (I(a) / L -> 1/2 as L grows). Derived in chapters/06_depth.
+    The sign of C depends on L only: C < 0 for L = 3, 4, 5 and C > 0 for every L >= 6
+    (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in chapters/06_depth.
 
     Parameters: sigma, lam > 0 broadcast together; depth >= 3. Returns an array of
     their broadcast shape.
