@@ -474,3 +474,100 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13, return_factors=False
     states = sol.y.T[order]
     factors_t = [states[:, sizes[i]:sizes[i + 1]].reshape(t.shape + shapes[i]) for i in range(len(fs))]
     return prods, factors_t
+
+
+# --------------------------------------------------------------------------- stability
+def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_every=10):
+    """Growth of a small perturbation of `factors` under gradient descent, one run per eta.
+
+    The factors (typically a minimum, e.g. `problems.aligned_start` at w = sigma/lam) get a
+    seeded Gaussian kick of size `kick` per entry (the same kick for every eta), and
+    descent runs `steps` steps. Growth is the largest distance to the unperturbed factors,
+    over the checks every `check_every` steps and the end, relative to the kick's:
+    max_t ||theta_t - theta*|| / ||theta_0 - theta*|| over all factor entries. Factor
+    space, not the end-to-end map: above the stable step size descent can leave the
+    minimum for a flatter factorisation of the same map, which the map alone does not
+    show. A run whose iterates stop being finite, or move by more than 1e6 times the
+    kick, is stopped and reported as inf; the other runs go on (unlike
+    `gradient_descent_moments`, which raises for the whole batch).
+
+    Parameters
+    ----------
+    Sxx : (p, p), Sxy : (p, d); factors : list of 2-D arrays W_1 (p, r_1) ... W_L
+    eta : (m,) step sizes > 0
+    steps : int >= 1; kick : float > 0; seed : int; check_every : int >= 1
+
+    Returns
+    -------
+    growth : (m,) array, inf for the runs that left the neighbourhood.
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
+    p, d = Sxy.shape
+    fs0 = check_factors(factors, p, d)
+    if any(W.ndim != 2 for W in fs0):
+        raise ValueError("factors must be 2-D (the batch is over eta)")
+    eta = v.positive(eta, "eta")
+    if eta.ndim != 1:
+        raise ValueError(f"eta must be 1-D (one run per step size), got shape {eta.shape}")
+    steps = v.integer(steps, "steps", low=1)
+    check_every = v.integer(check_every, "check_every", low=1)
+    kick = float(v.positive(kick, "kick"))
+    rng = np.random.default_rng(v.integer(seed, "seed", low=0))
+    m = eta.size
+    start = [W + kick * rng.standard_normal(W.shape) for W in fs0]
+
+    def distance(fs):
+        return np.sqrt(sum(np.sum((F - W) ** 2, axis=(-2, -1)) for F, W in zip(fs, fs0)))
+
+    dev0 = float(distance(start))
+    fs = [np.repeat(W[None], m, axis=0) for W in start]
+    eta_b = eta[:, None, None]
+    workspace = _GradientWorkspace(fs, p, d)
+    gone = np.zeros(m, bool)
+    largest = np.zeros(m)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, steps + 1):
+            workspace.step(Sxx, Sxy, fs, eta_b)
+            if t % check_every == 0 or t == steps:
+                dev = distance(fs)
+                bad = ~np.isfinite(dev) | (dev > 1e6 * dev0)
+                gone |= bad
+                largest = np.maximum(largest, np.where(bad, 0.0, dev))
+                for F, W in zip(fs, start):
+                    F[bad] = W  # parked at the start; reported as inf
+    return np.where(gone, np.inf, largest / dev0)
+
+
+def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4, per_round=7,
+                        grow=10.0, kick=1e-8, seed=0):
+    """Measured largest stable step size at `factors`, by batched multisection.
+
+    A step size counts as unstable when `perturbation_growth` exceeds `grow`. Each round
+    runs `per_round` step sizes evenly inside the current bracket (one batched descent)
+    and keeps the sub-interval where stability is lost, so the bracket shrinks by
+    per_round + 1 per round. The initial bracket must be stable at eta_lo and unstable
+    at eta_hi (checked; ValueError otherwise). Resolution in eta: a perturbation grows by
+    `grow` in `steps` steps only if its multiplier exceeds grow^(1/steps), i.e. about
+    log(grow) / (2 steps) relative above the linear threshold (1.2e-3 with the defaults).
+
+    Returns
+    -------
+    (lo, hi) : the final bracket (floats).
+    """
+    lo = float(v.positive(eta_lo, "eta_lo"))
+    hi = float(v.positive(eta_hi, "eta_hi"))
+    if not lo < hi:
+        raise ValueError(f"eta_lo must be < eta_hi, got {lo} and {hi}")
+    rounds = v.integer(rounds, "rounds", low=0)
+    per_round = v.integer(per_round, "per_round", low=1)
+    g = perturbation_growth(Sxx, Sxy, factors, np.array([lo, hi]), steps, kick, seed)
+    if not (g[0] <= grow < g[1]):
+        raise ValueError(f"eta_lo and eta_hi must bracket the threshold: growth {g[0]:.3g} at eta_lo, "
+                         f"{g[1]:.3g} at eta_hi (unstable means > {grow:g})")
+    for _ in range(rounds):
+        etas = lo + (hi - lo) * np.arange(1, per_round + 1) / (per_round + 1)
+        unstable = perturbation_growth(Sxx, Sxy, factors, etas, steps, kick, seed) > grow
+        first = int(np.argmax(unstable)) if unstable.any() else per_round
+        lo, hi = (etas[first - 1] if first > 0 else lo), (etas[first] if first < per_round else hi)
+    return lo, hi

@@ -198,3 +198,38 @@ def flat_fraction(t, y, low, high, level=0.5) -> float:
     slope = np.diff(y[a : b + 1]) / dlog
     mean = (y[b] - y[a]) / (logt[-1] - logt[0])
     return float(dlog[slope < level * mean].sum() / (logt[-1] - logt[0]))
+
+
+def plateau_lengths(fractions, low=0.1, high=0.9) -> np.ndarray:
+    """Number of recorded times spent on each intermediate plateau of a sequential run.
+
+    The run is on plateau k (1 <= k < K) at a time when the first k modes are learned to
+    at least `high` of their limit and the other K - k to at most `low`: the map is then
+    within about `low` (relative, per mode) of the rank-k sequential limit. A run without
+    a plateau k gives 0 there.
+
+    Parameters
+    ----------
+    fractions : (T, ..., K) learned fractions w_i / (sigma_i / lam_i), modes in the order
+        in which they are expected to be learned (decreasing sigma).
+    low, high : thresholds, 0 <= low < high <= 1.
+
+    Returns
+    -------
+    int array of shape (..., K - 1): entry k - 1 counts the times on plateau k.
+    """
+    f = v.as_float_array(fractions, "fractions", min_ndim=2)
+    low = float(v.as_float_array(low, "low"))
+    high = float(v.as_float_array(high, "high"))
+    if not 0 <= low < high <= 1:
+        raise ValueError(f"low and high must satisfy 0 <= low < high <= 1, got {low} and {high}")
+    K = f.shape[-1]
+    if K < 2:
+        raise ValueError(f"fractions must have at least 2 modes on its last axis, got {K}")
+    learned = f >= high
+    unlearned = f <= low
+    # on plateau k: all of the first k learned and all of the rest unlearned
+    first_learned = np.cumprod(learned, axis=-1).astype(bool)  # modes 1..k all learned
+    rest_unlearned = np.flip(np.cumprod(np.flip(unlearned, -1), axis=-1), -1).astype(bool)
+    on = first_learned[..., :-1] & rest_unlearned[..., 1:]
+    return on.sum(axis=0)

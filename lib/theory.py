@@ -421,7 +421,7 @@ def exactly_k_window_exists(sigma, eta, k, constants="poster"):
     return bool(end[k - 1] < start[k])
 
 
-def effective_initial_strengths(U, V, factors, k):
+def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
     """Predicted effective initial strength of each mode for a small, arbitrary depth-2 start.
 
     Near zero, the component of the factors along mode i, s_i = ((U^T W_1)_{i,:} +
@@ -435,6 +435,9 @@ def effective_initial_strengths(U, V, factors, k):
     Parameters
     ----------
     U : (p, p), V : (d, d); factors : [W_1 (p, r), W_2 (r, d)]; k : number of modes (<= r)
+    orthogonalise : bool, default True. False returns the naive ||s_i||^2 (no
+        Gram-Schmidt): right for the first mode only, and badly wrong for later modes
+        when the hidden width is close to k (chapters/07_initialisation measures it).
 
     Returns
     -------
@@ -448,6 +451,8 @@ def effective_initial_strengths(U, V, factors, k):
     W2 = v.as_float_array(factors[1], "factors[1]", ndim=2)
     k = v.integer(k, "k", low=1, high=min(W1.shape[1], U.shape[1], V.shape[1]))
     S = 0.5 * ((U.T @ W1)[:k] + (W2 @ V)[:, :k].T)  # (k, r): s_i as rows
+    if not orthogonalise:
+        return np.sum(S**2, axis=1)
     _, R = np.linalg.qr(S.T)
     return np.diag(R) ** 2
 
@@ -493,6 +498,52 @@ def escape_time(sigma, w0, depth):
     sigma = v.positive(sigma, "sigma")
     w0 = v.positive(w0, "w0")
     return w0 ** (-(L - 2) / L) / ((L - 2) * sigma)
+
+
+def escape_time_constant(sigma, lam, depth):
+    """The constant C in t_half = t* + C - lam w0^{2/L} / (2 sigma^2) + O(w0^{1 + 2/L}).
+
+    t_half is the half-way time of the balanced depth-L flow (`half_way_time_any_depth`)
+    and t* = w0^{-(L-2)/L} / ((L - 2) sigma) the escape time (`escape_time`), L >= 3.
+    Splitting 1 / (sigma - lam w) = 1/sigma + lam w / (sigma (sigma - lam w)) in the
+    half-way integral, with a = 2/L and x = lam w / sigma,
+
+        C = (sigma/lam)^{a-1} / sigma * ( I(a) / L - 2^{1-a} / (L - 2) ),
+        I(a) = int_0^{1/2} x^{a-1} / (1 - x) dx = 2^{-a} / a * 2F1(1, a; a + 1; 1/2),
+
+    (the first term is the part of the integral that converges as w0 -> 0, the second the
+    upper limit of the leading term) and the w0-dependent remainder is
+    -int_0^{w0} lam w^{a-1} / (L sigma (sigma - lam w)) dw = -lam w0^a / (2 sigma^2) (1 + O(w0)).
+    The sign of C depends on L only: C < 0 for L = 3, 4, 5 and C > 0 for every L >= 6
+    (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in chapters/06_depth.
+
+    Parameters: sigma, lam > 0 broadcast together; depth >= 3. Returns an array of
+    their broadcast shape.
+    """
+    from scipy.special import hyp2f1
+
+    L = v.depth(depth)
+    if L < 3:
+        raise ValueError("depth must be >= 3 (depth 2 has the logarithmic closed form half_way_times)")
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    sigma, lam = np.broadcast_arrays(sigma, lam)
+    a = 2.0 / L
+    integral = 2.0**-a / a * hyp2f1(1.0, a, a + 1.0, 0.5)
+    return (sigma / lam) ** (a - 1) / sigma * (integral / L - 2.0 ** (1 - a) / (L - 2))
+
+
+def depth_shrink_threshold(depth, consecutive=True):
+    """Strength w* above which the per-mode stable step size 2 / (L lam w*^{2-2/L}) is
+    smaller at depth L + 1 than at depth L (consecutive=True):
+    w* > (1 + 1/L)^{-L (L + 1) / 2}, a number in (e^{-(L+1)/2}, e^{-L/2});
+    or decreasing in L as a function of a real depth (consecutive=False): w* > e^{-L/2}.
+    Both follow from log(L w^{2-2/L}) = log L + 2 log w - (2/L) log w (chapters/06_depth).
+    """
+    L = v.depth(depth)
+    if consecutive:
+        return (1.0 + 1.0 / L) ** (-L * (L + 1) / 2.0)
+    return float(np.exp(-L / 2.0))
 
 
 def plateau_and_rrr_gains(sigma, lam):
