@@ -41,6 +41,42 @@ def use_style() -> None:
     matplotlib.rcParams.update(STYLE)
 
 
+# The key under which myst-nb finds glued outputs, and the prefix that hides them
+# (myst_nb.ext.glue: metadata["scrapbook"] = {name, mime_prefix}; GLUE_PREFIX).
+GLUE_MIME_PREFIX = "application/papermill.record/"
+
+
+def glue(name: str, fig) -> None:
+    """Store a figure under `name` for the book to paste elsewhere, without showing it.
+
+    The same output `myst_nb.glue(name, fig, display=False)` writes (myst-nb's glue
+    protocol: the figure's mime bundle with a hiding prefix, and a ``scrapbook``
+    metadata entry); importing myst_nb in a chapter would load nbformat and jsonschema,
+    about 3 s of CPU per kernel, for these few lines. The landing page pastes it with
+    ``{glue} name`` and ``:doc:``.
+
+    Parameters
+    ----------
+    name : str
+        Key of the glued output, unique in the book (e.g. ``"key-staircase"``).
+    fig : matplotlib.figure.Figure
+        Rendered to PNG at the book's resolution; left open, so that the chapter can
+        still show it.
+    """
+    import base64
+
+    from IPython.display import display
+
+    if not (isinstance(name, str) and name):
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    buf = io.BytesIO()  # not png_bytes: the chapter still shows this figure afterwards
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    bundle = {GLUE_MIME_PREFIX + "image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+              GLUE_MIME_PREFIX + "text/plain": f"<figure {name}>"}
+    display(bundle, raw=True,
+            metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_MIME_PREFIX}})
+
+
 def mode_colors(k: int) -> list[str]:
     """One colour per mode, the same in every chapter (cycles after 8 modes)."""
     return [PALETTE[i % len(PALETTE)] for i in range(k)]
