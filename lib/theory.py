@@ -588,3 +588,21 @@ def discrete_plateau_distance_bounds(t, sigma, lam, w0, eta, k):
     upper = np.sqrt(np.sum(gap_learned**2, axis=-1) + np.sum(up[..., k:] ** 2, axis=-1))
     lower = low[..., k] if k < m else np.zeros(upper.shape)
     return lower, upper
+
+
+def mode_map(x, h):
+    """The normalised depth-2 mode map g_h(x) = x (1 + h (1 - x))^2, x = lam w / sigma,
+    h = eta sigma (one gradient step of a mode, see `lib.dynamics.discrete_modes`).
+
+    Plain arithmetic on x and h (numbers or broadcasting arrays): with
+    `fractions.Fraction` inputs the result is exact, which the chapter uses to verify
+    the cycle and boundedness identities.
+    """
+    return x * (1 + h * (1 - x)) ** 2
+
+
+def mode_map_slope(x, h):
+    """Derivative g_h'(x) = phi (phi - 2 h x), phi = 1 + h (1 - x), of `mode_map`;
+    plain arithmetic (exact for `fractions.Fraction` inputs)."""
+    phi = 1 + h * (1 - x)
+    return phi * (phi - 2 * h * x)

@@ -35,3 +35,15 @@ def test_plateau_functions_reject_bad_input():
         theory.discrete_plateau_times([0.5, 1.0], 0.1)
     with pytest.raises(ValueError, match="k"):
         theory.discrete_plateau_distance_bounds(1, [1.0, 0.5], [1.0, 1.0], 1e-3, 0.1, 3)
+
+
+def test_mode_map_matches_the_mode_iteration_and_its_slope():
+    from fractions import Fraction
+
+    h, x = 0.3, np.linspace(0.01, 2.0, 50)
+    w = dynamics.discrete_modes(2.0, 4.0, x * 2.0 / 4.0, h / 2.0, 1)[1]  # sigma 2, lam 4
+    assert np.allclose(theory.mode_map(x, h), 4.0 * w / 2.0, rtol=1e-13)
+    step = 1e-6
+    numeric = (theory.mode_map(x + step, h) - theory.mode_map(x - step, h)) / (2 * step)
+    assert np.allclose(theory.mode_map_slope(x, h), numeric, rtol=1e-6, atol=1e-8)
+    assert theory.mode_map(Fraction(1, 3), Fraction(1, 2)) == Fraction(1, 3) * Fraction(4, 3) ** 2
