@@ -609,3 +609,81 @@ def plateau_distance_bound(t, sigma, lam, w0, eta, k):
     limits = np.broadcast_to(np.asarray(sigma, float) / np.asarray(lam, float), (m,))
     learned = np.arange(m) < k
     return np.where(learned, limits - lower, upper).sum(axis=-1)
+
+
+def discrete_plateau_times(sigma, eta):
+    """Where gradient descent is closest to its k-th plateau, and how fast it gets there.
+
+    With w0 = exp(-2 delta) and T_i = 1 / log(1 + eta sigma_i), at iteration tau * delta
+    (T_k < tau < T_{k+1}) the distance to the top-k-by-sigma map decays like
+    exp(-c delta) with c = 2 min(tau / T_k - 1, 1 - tau / T_{k+1}) (the plateau theorem of
+    chapters/03_discrete). The two rates balance at tau* = 2 / (l_k + l_{k+1}),
+    l_i = log(1 + eta sigma_i), where c* = 2 (l_k - l_{k+1}) / (l_k + l_{k+1}).
+
+    Parameters
+    ----------
+    sigma : (m,) strictly decreasing, m >= 2; eta : step size > 0.
+
+    Returns
+    -------
+    tau : (m - 1,) balancing rescaled iteration of plateaus k = 1 .. m-1
+    rate : (m - 1,) the exact exponential rate c* at tau
+    """
+    sigma = v.positive(sigma, "sigma")
+    if sigma.ndim != 1 or sigma.size < 2 or np.any(np.diff(sigma) >= 0):
+        raise ValueError(f"sigma must be 1-D, strictly decreasing, with >= 2 modes, got {sigma}")
+    eta = float(v.positive(eta, "eta"))
+    log_h = np.log1p(eta * sigma)
+    total = log_h[:-1] + log_h[1:]
+    return 2.0 / total, 2.0 * (log_h[:-1] - log_h[1:]) / total
+
+
+def discrete_plateau_distance_bounds(t, sigma, lam, w0, eta, k):
+    """Bounds on ||W_t - W^k||_F for depth-2 descent from the aligned balanced start,
+    W^k = sum_{i <= k} (sigma_i / lam_i) u_i v_i^T (the k largest sigma_i).
+
+    From `discrete_bounds` (requires eta sigma_1 <= 1/2, 0 < w0 <= sigma / lam): the
+    modes are orthogonal rank-one terms, so the squared distance is
+    sum_{i <= k} (sigma_i / lam_i - w_i)^2 + sum_{i > k} w_i^2, and each term is bounded
+    by the lower / upper bound of its mode. Lower bound: the term of mode k + 1 alone
+    (0 for k = m).
+
+    Parameters
+    ----------
+    t : array (any shape) of iterations; sigma, lam : (m,), sigma decreasing;
+    w0 : scalar or (m,); eta : scalar; k : int in [0, m].
+
+    Returns
+    -------
+    (lower, upper), each of shape t.shape.
+    """
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    if sigma.ndim != 1 or np.any(np.diff(sigma) > 0):
+        raise ValueError(f"sigma must be 1-D and sorted decreasing, got {sigma}")
+    m = sigma.size
+    k = v.integer(k, "k", low=0, high=m)
+    low, up = discrete_bounds(t, sigma, lam, w0, eta)
+    limit = sigma / lam
+    gap_learned = np.clip(limit - low, 0.0, None)[..., :k]
+    upper = np.sqrt(np.sum(gap_learned**2, axis=-1) + np.sum(up[..., k:] ** 2, axis=-1))
+    lower = low[..., k] if k < m else np.zeros(upper.shape)
+    return lower, upper
+
+
+def mode_map(x, h):
+    """The normalised depth-2 mode map g_h(x) = x (1 + h (1 - x))^2, x = lam w / sigma,
+    h = eta sigma (one gradient step of a mode, see `lib.dynamics.discrete_modes`).
+
+    Plain arithmetic on x and h (numbers or broadcasting arrays): with
+    `fractions.Fraction` inputs the result is exact, which the chapter uses to verify
+    the cycle and boundedness identities.
+    """
+    return x * (1 + h * (1 - x)) ** 2
+
+
+def mode_map_slope(x, h):
+    """Derivative g_h'(x) = phi (phi - 2 h x), phi = 1 + h (1 - x), of `mode_map`;
+    plain arithmetic (exact for `fractions.Fraction` inputs)."""
+    phi = 1 + h * (1 - x)
+    return phi * (phi - 2 * h * x)
