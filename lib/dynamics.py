@@ -571,3 +571,66 @@ def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4,
         first = int(np.argmax(unstable)) if unstable.any() else per_round
         lo, hi = (etas[first - 1] if first > 0 else lo), (etas[first] if first < per_round else hi)
     return lo, hi
+
+
+def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3, return_factors=False):
+    """Full-matrix gradient flow of a batch of runs on the same data, as one ODE system.
+
+    Run b follows dW_l/dt = -grad_l f (scipy's DOP853, like `gradient_flow`) and is
+    reported at the times t = speed[b] * s. With speed = delta, runs started at different
+    scales e^{-2 delta} share one grid of rescaled time s = t / delta and one integration
+    (the step sizes are those the fastest run needs). Error control is per entry: relative
+    tolerance `rtol`, absolute tolerance rtol * atol_scale * (largest entry of run b's
+    start), so that a start of size e^{-48} keeps full relative accuracy (a fixed absolute
+    tolerance such as `gradient_flow`'s 1e-13 would not control it at all).
+
+    Parameters
+    ----------
+    X : (n, p), Y : (n, d)
+    factors : list of L arrays W_l of shape (B, r_{l-1}, r_l): B runs, one batch axis.
+    s : (m,) non-negative times (rescaled by `speed`).
+    speed : float or (B,) positive; run b is reported at t = speed[b] * s.
+    rtol : relative tolerance of the solver.
+    atol_scale : absolute tolerance per run, relative to rtol times its start's size.
+
+    Returns
+    -------
+    products : (B, m, p, d)
+    factors_t : list of arrays (B, m, r_{l-1}, r_l), only if `return_factors`.
+    """
+    Sxx, Sxy = moments(X, Y)
+    p, d = Sxy.shape
+    fs = check_factors(factors, p, d)
+    if any(W.ndim != 3 for W in fs) or len({W.shape[0] for W in fs}) != 1:
+        raise ValueError("factors must be 3-D arrays (B, r_{l-1}, r_l) with one common batch size B")
+    B = fs[0].shape[0]
+    s = v.as_float_array(s, "s", ndim=1)
+    if np.any(s < 0) or np.any(np.diff(s) < 0):
+        raise ValueError("s must be non-negative and non-decreasing")
+    speed = np.broadcast_to(v.positive(speed, "speed"), (B,)).astype(float)
+    if np.any(speed <= 0):
+        raise ValueError("speed must be positive")
+    shapes = [W.shape for W in fs]
+    sizes = np.cumsum([0] + [W.size for W in fs])
+    scale = speed[:, None, None]
+    size0 = np.max(np.stack([np.abs(W).reshape(B, -1).max(axis=1) for W in fs]), axis=0)
+    if np.any(size0 == 0):
+        raise ValueError("factors: every run needs a non-zero start (zero is a fixed point)")
+    atol = np.concatenate([np.repeat(rtol * atol_scale * size0, W[0].size) for W in fs])
+    work = _GradientWorkspace(fs, p, d)
+
+    def unpack(x):
+        return [x[sizes[i]:sizes[i + 1]].reshape(shapes[i]) for i in range(len(fs))]
+
+    def rhs(_, x):
+        grads, _ = work.gradients(Sxx, Sxy, unpack(x), scale)
+        return -np.concatenate([g.ravel() for g in grads])
+
+    x0 = np.concatenate([W.ravel() for W in fs])
+    sol = solve_ivp(rhs, (0.0, float(s[-1])), x0, t_eval=s, method="DOP853", rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"gradient_flow_batch: the ODE solver failed: {sol.message}")
+    m = s.size
+    states = [sol.y[sizes[i]:sizes[i + 1]].T.reshape((m,) + shapes[i]).swapaxes(0, 1) for i in range(len(fs))]
+    prods = product(states)
+    return (prods, states) if return_factors else prods
