@@ -90,41 +90,6 @@ def png_bytes(fig, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def frame_slider(frames, labels, description: str = "frame"):
-    """A slider over precomputed frames, linked in the browser: works with no kernel.
-
-    Parameters
-    ----------
-    frames : list of matplotlib figures (closed after rendering) or of PNG bytes
-    labels : list of str, one per frame, shown as the slider's readout
-    description : the slider's label (e.g. "delta")
-
-    Returns
-    -------
-    ipywidgets.VBox holding a SelectionSlider and a Stack of Image widgets. The slider's
-    `index` is `jslink`-ed to the stack's `selected_index`, so the link lives in the
-    page's JavaScript: the static HTML (with the saved widget state) switches frames
-    without a Python kernel.
-    """
-    import ipywidgets as widgets
-
-    frames = list(frames)
-    labels = [str(x) for x in labels]
-    if len(frames) == 0:
-        raise ValueError("frames must contain at least one figure")
-    if len(labels) != len(frames):
-        raise ValueError(f"labels must have one entry per frame ({len(frames)}), got {len(labels)}")
-    if len(set(labels)) != len(labels):
-        raise ValueError("labels must be distinct (they are the slider's options)")
-    pngs = [f if isinstance(f, (bytes, bytearray)) else png_bytes(f) for f in frames]
-    images = [widgets.Image(value=bytes(png), format="png") for png in pngs]
-    stack = widgets.Stack(images, selected_index=0)
-    slider = widgets.SelectionSlider(options=labels, index=0, description=description,
-                                     continuous_update=True, layout=widgets.Layout(width="60%"))
-    widgets.jslink((slider, "index"), (stack, "selected_index"))
-    return widgets.VBox([slider, stack])
-
-
 def interactive_figure(draw: Callable, name: str, values: Sequence[float], *,
                        live_range: tuple[float, float], log: bool = False,
                        description: str | None = None, dpi: int = 90):

@@ -231,7 +231,7 @@ def test_page_in_a_real_browser(server, browser, page_file):
             assert len(before) == 1 and len(after) == 1, f"slider {i}: expected one visible frame"
             assert before != after, f"slider {i} did not change the displayed frame"
         nb = html.parent.parent / f"{page_file}.ipynb"
-        if nb.exists() and "frame_slider" in nb.read_text():
+        if nb.exists() and "interactive_figure(" in nb.read_text():
             assert boxes.count() > 0, "the notebook builds a slider but none rendered"
 
         assert not visit.failed, f"failed requests: {visit.failed[:8]}"
