@@ -229,3 +229,66 @@ def small_random_start(p, d, scale, depth=2, width=None, seed=0):
     dims = [p] + [r] * (L - 1) + [d]
     rng = _rng(seed)
     return [rng.standard_normal((dims[l], dims[l + 1])) * scale / np.sqrt(dims[l]) for l in range(L)]
+
+
+def _check_law(law, name: str):
+    """A positive scipy.stats frozen continuous law (needs ppf, cdf, support)."""
+    if not all(hasattr(law, a) for a in ("ppf", "cdf", "support")):
+        raise ValueError(f"{name} must be a frozen scipy.stats distribution, got {type(law).__name__}")
+    lo, _ = law.support()
+    if lo < 0:
+        raise ValueError(f"{name} must be a law on positive numbers, its support starts at {lo}")
+    return law
+
+
+def random_spectra(draws, m, spread, tau_law, beta=0.0, seed=0):
+    """Random spectra of m independent, identically distributed modes.
+
+    lam_i is log-uniform on [1/spread, spread]; sigma_i = lam_i ** beta * tau_i with
+    tau_i ~ `tau_law` independent of lam_i. beta = 0: sigma independent of lam;
+    beta = 1, tau = |b| with b Gaussian: the planted model Y = X B + noise, where
+    Sxy = Sxx B gives sigma_i = lam_i |b_i|.
+
+    Parameters
+    ----------
+    draws, m : int >= 1, number of spectra and of modes per spectrum.
+    spread : float >= 1, the spread s of lam.
+    tau_law : frozen scipy.stats law on positive numbers (e.g. ``loguniform(0.01, 1)``).
+    beta : float, exponent of lam in sigma.
+    seed : int or numpy.random.Generator.
+
+    Returns
+    -------
+    sigma, lam : arrays of shape (draws, m), modes in random (not sorted) order.
+    """
+    draws = v.integer(draws, "draws", low=1)
+    m = v.integer(m, "m", low=1)
+    spread = float(v.as_float_array(spread, "spread", ndim=0))
+    if spread < 1:
+        raise ValueError(f"spread must be >= 1 (lam in [1/spread, spread]), got {spread}")
+    beta = float(v.as_float_array(beta, "beta", ndim=0))
+    tau_law = _check_law(tau_law, "tau_law")
+    rng = _rng(seed)
+    log_lam = np.log(spread) * rng.uniform(-1.0, 1.0, (draws, m))
+    tau = tau_law.ppf(rng.uniform(size=(draws, m)))
+    return np.exp(beta * log_lam) * tau, np.exp(log_lam)
+
+
+def exponent_for_log_correlation(rho, spread, tau_law):
+    """The beta of `random_spectra` for which corr(log sigma_i, log lam_i) = rho.
+
+    log sigma = beta log lam + log tau with independent terms, so
+    rho = beta sd_l / sqrt(beta^2 sd_l^2 + sd_t^2), sd_l = ln(spread) / sqrt(3) and
+    sd_t the standard deviation of log tau. Requires -1 < rho < 1 and spread > 1.
+    """
+    rho = float(v.as_float_array(rho, "rho", ndim=0))
+    if not -1 < rho < 1:
+        raise ValueError(f"rho must be in (-1, 1), got {rho}")
+    spread = float(v.as_float_array(spread, "spread", ndim=0))
+    if spread <= 1:
+        raise ValueError(f"spread must be > 1 (lam must vary to correlate with sigma), got {spread}")
+    tau_law = _check_law(tau_law, "tau_law")
+    mean_t = tau_law.expect(np.log)
+    sd_t = np.sqrt(tau_law.expect(lambda x: (np.log(x) - mean_t) ** 2))
+    sd_l = np.log(spread) / np.sqrt(3.0)
+    return rho / np.sqrt(1 - rho**2) * sd_t / sd_l
