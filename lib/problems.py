@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from . import _validate as v
 
@@ -231,10 +232,51 @@ def small_random_start(p, d, scale, depth=2, width=None, seed=0):
     return [rng.standard_normal((dims[l], dims[l + 1])) * scale / np.sqrt(dims[l]) for l in range(L)]
 
 
+@dataclass(frozen=True)
+class FactorLaw:
+    """Law of a positive random factor tau (in `random_spectra`, sigma = lam^beta tau).
+
+    kind : "uniform" or "loguniform" on [low, high] (0 < low < high), or "halfnormal":
+        the law of |b| with b ~ N(0, 1) (low, high ignored).
+    Methods follow scipy.stats' frozen laws (ppf, cdf, support), vectorised with numpy,
+    so a scipy.stats law may be used wherever a FactorLaw is expected.
+    """
+
+    kind: str
+    low: float = 0.01
+    high: float = 1.0
+
+    def __post_init__(self):
+        if self.kind not in ("uniform", "loguniform", "halfnormal"):
+            raise ValueError(f"kind must be 'uniform', 'loguniform' or 'halfnormal', got {self.kind!r}")
+        if self.kind != "halfnormal" and not 0 < self.low < self.high:
+            raise ValueError(f"low and high must satisfy 0 < low < high, got {self.low}, {self.high}")
+
+    def support(self) -> tuple[float, float]:
+        return (0.0, np.inf) if self.kind == "halfnormal" else (self.low, self.high)
+
+    def ppf(self, q):
+        q = np.asarray(q, dtype=float)
+        if self.kind == "uniform":
+            return self.low + (self.high - self.low) * q
+        if self.kind == "loguniform":
+            return self.low * (self.high / self.low) ** q
+        return np.sqrt(2.0) * special.erfinv(q)
+
+    def cdf(self, x):
+        x = np.asarray(x, dtype=float)
+        if self.kind == "uniform":
+            return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
+        if self.kind == "loguniform":
+            with np.errstate(divide="ignore"):
+                return np.clip(np.log(x / self.low) / np.log(self.high / self.low), 0.0, 1.0)
+        return special.erf(x / np.sqrt(2.0))
+
+
 def _check_law(law, name: str):
-    """A positive scipy.stats frozen continuous law (needs ppf, cdf, support)."""
+    """A law on positive numbers with ppf, cdf and support (FactorLaw or scipy.stats)."""
     if not all(hasattr(law, a) for a in ("ppf", "cdf", "support")):
-        raise ValueError(f"{name} must be a frozen scipy.stats distribution, got {type(law).__name__}")
+        raise ValueError(f"{name} must be a FactorLaw or a frozen scipy.stats law, got {type(law).__name__}")
     lo, _ = law.support()
     if lo < 0:
         raise ValueError(f"{name} must be a law on positive numbers, its support starts at {lo}")
@@ -253,7 +295,7 @@ def random_spectra(draws, m, spread, tau_law, beta=0.0, seed=0):
     ----------
     draws, m : int >= 1, number of spectra and of modes per spectrum.
     spread : float >= 1, the spread s of lam.
-    tau_law : frozen scipy.stats law on positive numbers (e.g. ``loguniform(0.01, 1)``).
+    tau_law : FactorLaw (or a frozen scipy.stats law) on positive numbers.
     beta : float, exponent of lam in sigma.
     seed : int or numpy.random.Generator.
 
@@ -288,7 +330,59 @@ def exponent_for_log_correlation(rho, spread, tau_law):
     if spread <= 1:
         raise ValueError(f"spread must be > 1 (lam must vary to correlate with sigma), got {spread}")
     tau_law = _check_law(tau_law, "tau_law")
-    mean_t = tau_law.expect(np.log)
-    sd_t = np.sqrt(tau_law.expect(lambda x: (np.log(x) - mean_t) ** 2))
+    # moments of log tau over its quantiles; q = u^2 (3 - 2u) tames the ends
+    u, wu = np.polynomial.legendre.leggauss(64)
+    u = (u + 1) / 2
+    q, wq = u**2 * (3 - 2 * u), wu / 2 * 6 * u * (1 - u)
+    log_tau = np.log(tau_law.ppf(q))
+    mean_t = np.sum(wq * log_tau)
+    sd_t = np.sqrt(np.sum(wq * (log_tau - mean_t) ** 2))
     sd_l = np.log(spread) / np.sqrt(3.0)
     return rho / np.sqrt(1 - rho**2) * sd_t / sd_l
+
+
+def bundled_regressions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Multi-output regressions built from data bundled with scikit-learn (no download).
+
+    Inputs and outputs are centred; columns in heterogeneous units are standardised
+    (z-scores), pixels are kept in their common unit (intensity / 16); class labels
+    become centred one-hot indicator outputs.
+
+    Returns
+    -------
+    dict name -> (X (n, p), Y (n, d)):
+        "digits halves"      upper 32 pixels -> lower 32 pixels (n = 1797)
+        "digits -> class"    64 pixels -> 10 indicators
+        "linnerud"           3 exercises -> 3 physiological measures (n = 20)
+        "iris sepal -> petal", "iris -> class", "wine -> class" (13 -> 3),
+        "cancer mean -> worst", "cancer mean -> se" (10 -> 10 cell measurements)
+        "digits auto-encoder" X = Y = the 64 pixels (sigma_i = lam_i exactly)
+    """
+    from sklearn import datasets  # imported here: only this loader needs scikit-learn
+
+    def centre(a):
+        return a - a.mean(axis=0)
+
+    def zscore(a):
+        return centre(a) / a.std(axis=0)
+
+    def indicators(labels):
+        return centre(np.eye(labels.max() + 1)[labels])
+
+    digits = datasets.load_digits()
+    pixels = centre(digits.data / 16.0)
+    linnerud = datasets.load_linnerud()
+    iris = datasets.load_iris()
+    wine = datasets.load_wine()
+    cancer = datasets.load_breast_cancer().data  # 10 measures x (mean, se, worst)
+    return {
+        "digits halves": (pixels[:, :32], pixels[:, 32:]),
+        "digits -> class": (pixels, indicators(digits.target)),
+        "linnerud": (zscore(linnerud.data), zscore(linnerud.target)),
+        "iris sepal -> petal": (zscore(iris.data[:, :2]), zscore(iris.data[:, 2:])),
+        "iris -> class": (zscore(iris.data), indicators(iris.target)),
+        "wine -> class": (zscore(wine.data), indicators(wine.target)),
+        "cancer mean -> worst": (zscore(cancer[:, :10]), zscore(cancer[:, 20:])),
+        "cancer mean -> se": (zscore(cancer[:, :10]), zscore(cancer[:, 10:20])),
+        "digits auto-encoder": (pixels, pixels),
+    }

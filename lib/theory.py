@@ -586,8 +586,9 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
 
     Parameters
     ----------
-    m : int >= 1; spread : float >= 1; tau_law : frozen scipy.stats law on positive
-    numbers; beta : float; nodes : Gauss-Legendre nodes per axis and per piece.
+    m : int >= 1; spread : float >= 1; tau_law : `lib.problems.FactorLaw` (or a frozen
+    scipy.stats law) on positive numbers; beta : float; nodes : Gauss-Legendre nodes
+    per axis and per piece.
 
     Returns
     -------
@@ -600,7 +601,7 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
     beta = float(v.as_float_array(beta, "beta", ndim=0))
     nodes = v.integer(nodes, "nodes", low=2)
     if not all(hasattr(tau_law, a) for a in ("ppf", "cdf", "support")):
-        raise ValueError(f"tau_law must be a frozen scipy.stats distribution, got {type(tau_law).__name__}")
+        raise ValueError(f"tau_law must be a FactorLaw or a frozen scipy.stats law, got {type(tau_law).__name__}")
     half = np.log(spread)
     if m == 1 or half == 0:
         return 1.0

@@ -7,12 +7,15 @@ from scipy import stats
 
 from lib import problems, theory
 
-LAWS = {"uniform": (stats.uniform(0.1, 0.9), 0.0), "loguniform": (stats.loguniform(0.01, 1), 0.0),
-        "planted": (stats.halfnorm(), 1.0)}
+LAWS = {"uniform": (problems.FactorLaw("uniform", 0.1, 1.0), 0.0),
+        "loguniform": (problems.FactorLaw("loguniform", 0.01, 1.0), 0.0),
+        "planted": (problems.FactorLaw("halfnormal"), 1.0)}
+SCIPY = {"uniform": stats.uniform(0.1, 0.9), "loguniform": stats.loguniform(0.01, 1),
+         "planted": stats.halfnorm()}
 
 
 def test_order_agreement_matches_the_gain_comparison():
-    sigma, lam = problems.random_spectra(5000, 6, 4.0, stats.uniform(0.1, 0.9), seed=3)
+    sigma, lam = problems.random_spectra(5000, 6, 4.0, LAWS["uniform"][0], seed=3)
     agree = theory.order_agreement(sigma, lam)
     order = np.argsort(-sigma, axis=1)
     plateau, rrr = theory.plateau_and_rrr_gains(np.take_along_axis(sigma, order, 1),
@@ -30,8 +33,20 @@ def test_order_agreement_small_cases():
         theory.order_agreement([1.0, 2.0], [1.0, -1.0])
 
 
+@pytest.mark.parametrize("name", sorted(LAWS))
+def test_factor_laws_match_scipy(name):
+    ours, theirs = LAWS[name][0], SCIPY[name]
+    q = np.linspace(0.001, 0.999, 11)
+    x = np.array([0.005, 0.05, 0.3, 0.9, 1.5, 3.0])
+    np.testing.assert_allclose(ours.ppf(q), theirs.ppf(q), rtol=1e-12)
+    np.testing.assert_allclose(ours.cdf(x), theirs.cdf(x), atol=1e-12)
+    assert ours.support() == tuple(float(e) for e in theirs.support())
+    beta = LAWS[name][1]
+    assert abs(theory.rank_one_agreement(4, 3.0, ours, beta) - theory.rank_one_agreement(4, 3.0, theirs, beta)) < 1e-10
+
+
 def test_random_spectra_laws_and_validation():
-    law = stats.loguniform(0.01, 1)
+    law = problems.FactorLaw("loguniform", 0.01, 1.0)
     sigma, lam = problems.random_spectra(20000, 3, 3.0, law, beta=1.0, seed=0)
     assert sigma.shape == lam.shape == (20000, 3)
     assert lam.min() >= 1 / 3 and lam.max() <= 3
@@ -44,6 +59,8 @@ def test_random_spectra_laws_and_validation():
         problems.random_spectra(10, 3, 0.5, law)
     with pytest.raises(ValueError, match="tau_law"):
         problems.random_spectra(10, 3, 2.0, "loguniform")
+    with pytest.raises(ValueError, match="kind"):
+        problems.FactorLaw("gaussian")
     with pytest.raises(ValueError, match="rho"):
         problems.exponent_for_log_correlation(1.0, 3.0, law)
 
@@ -61,8 +78,20 @@ def test_rank_one_agreement_exact_against_monte_carlo(name, m, spread):
 
 
 def test_rank_one_agreement_trivial_cases():
-    law = stats.loguniform(0.01, 1)
+    law = problems.FactorLaw("loguniform", 0.01, 1.0)
     assert theory.rank_one_agreement(5, 1.0, law) == 1.0
     assert theory.rank_one_agreement(1, 3.0, law) == 1.0
     with pytest.raises(ValueError, match="spread"):
         theory.rank_one_agreement(3, 0.5, law)
+
+
+def test_bundled_regressions_are_centred_multi_output():
+    sets = problems.bundled_regressions()
+    assert len(sets) == 9
+    for name, (X, Y) in sets.items():
+        assert X.shape[0] == Y.shape[0] and Y.shape[1] >= 2, name
+        np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-12)
+        np.testing.assert_allclose(Y.mean(axis=0), 0, atol=1e-12)
+    X, Y = sets["digits auto-encoder"]
+    A = problems.measure_assumption(X, Y)
+    np.testing.assert_allclose(A.sigma, A.lam[: A.sigma.size], rtol=1e-9, atol=1e-12)
