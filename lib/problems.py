@@ -150,22 +150,35 @@ class Assumption:
     eps: float
 
 
-def measure_assumption(X, Y) -> Assumption:
+def measure_assumption(X, Y, rtol=None) -> Assumption:
     """Fit the common decomposition to data and measure how far it is from exact.
 
     U and V come from the full SVD of Sxy. Left singular directions beyond the rank of
     Sxy are not determined by Sxy, so that block of U is rotated to diagonalise Sxx
     there (the choice that makes eps smallest within it). eps = ||offdiag(U^T Sxx U)||_2.
+
+    rtol : None, or a float in [0, 1): singular values at most rtol * sigma_1 count as
+        zero (set to 0 in the result) and their left directions join that block. With
+        None only the directions beyond min(p, d) do; then a numerically zero singular
+        value keeps an arbitrary singular vector, and eps can depend on rounding (on the
+        BLAS thread count, say) when Sxy is rank deficient.
     """
     Sxx, Sxy = moments(X, Y)
     U, sigma, Vt = np.linalg.svd(Sxy)
     k = sigma.size
     p = Sxx.shape[0]
-    if p > k:
+    r = k
+    if rtol is not None:
+        rtol = float(v.as_float_array(rtol, "rtol", ndim=0))
+        if not 0 <= rtol < 1:
+            raise ValueError(f"rtol must be in [0, 1), got {rtol}")
+        r = int(np.sum(sigma > rtol * sigma[0])) if k else 0
+        sigma = np.where(np.arange(k) < r, sigma, 0.0)
+    if p > r:
         # Directions orthogonal to the range of Sxy: diagonalise Sxx restricted to them.
-        rest = U[:, k:]
+        rest = U[:, r:]
         _, rot = np.linalg.eigh(rest.T @ Sxx @ rest)
-        U = np.concatenate([U[:, :k], rest @ rot[:, ::-1]], axis=1)
+        U = np.concatenate([U[:, :r], rest @ rot[:, ::-1]], axis=1)
     M = U.T @ Sxx @ U
     lam = np.diag(M).copy()
     off = M - np.diag(lam)
@@ -341,12 +354,26 @@ def exponent_for_log_correlation(rho, spread, tau_law):
     return rho / np.sqrt(1 - rho**2) * sd_t / sd_l
 
 
+def _bundled_csv(name: str, skiprows: int = 1, delimiter: str = ",") -> np.ndarray:
+    """A data file shipped inside scikit-learn (sklearn/datasets/data), read with numpy:
+    importing sklearn.datasets costs about a second, reading the files a few ms."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise ValueError("scikit-learn is not installed: its bundled data sets are unavailable")
+    path = Path(spec.origin).parent / "datasets" / "data" / name
+    return np.loadtxt(path, delimiter=delimiter, skiprows=skiprows)
+
+
 def bundled_regressions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Multi-output regressions built from data bundled with scikit-learn (no download).
 
-    Inputs and outputs are centred; columns in heterogeneous units are standardised
-    (z-scores), pixels are kept in their common unit (intensity / 16); class labels
-    become centred one-hot indicator outputs.
+    The files are those of sklearn.datasets' load_digits, load_linnerud, load_iris,
+    load_wine and load_breast_cancer, read directly. Inputs and outputs are centred;
+    columns in heterogeneous units are standardised (z-scores), pixels are kept in their
+    common unit (intensity / 16); class labels become centred one-hot indicator outputs.
 
     Returns
     -------
@@ -358,7 +385,6 @@ def bundled_regressions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "cancer mean -> worst", "cancer mean -> se" (10 -> 10 cell measurements)
         "digits auto-encoder" X = Y = the 64 pixels (sigma_i = lam_i exactly)
     """
-    from sklearn import datasets  # imported here: only this loader needs scikit-learn
 
     def centre(a):
         return a - a.mean(axis=0)
@@ -367,21 +393,23 @@ def bundled_regressions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return centre(a) / a.std(axis=0)
 
     def indicators(labels):
+        labels = labels.astype(int)
         return centre(np.eye(labels.max() + 1)[labels])
 
-    digits = datasets.load_digits()
-    pixels = centre(digits.data / 16.0)
-    linnerud = datasets.load_linnerud()
-    iris = datasets.load_iris()
-    wine = datasets.load_wine()
-    cancer = datasets.load_breast_cancer().data  # 10 measures x (mean, se, worst)
+    digits = _bundled_csv("digits.csv.gz", skiprows=0)  # 64 pixels, then the label
+    pixels = centre(digits[:, :64] / 16.0)
+    exercise = _bundled_csv("linnerud_exercise.csv", delimiter=None)
+    physiological = _bundled_csv("linnerud_physiological.csv", delimiter=None)
+    iris = _bundled_csv("iris.csv")
+    wine = _bundled_csv("wine_data.csv")
+    cancer = _bundled_csv("breast_cancer.csv")[:, :30]  # 10 measures x (mean, se, worst)
     return {
         "digits halves": (pixels[:, :32], pixels[:, 32:]),
-        "digits -> class": (pixels, indicators(digits.target)),
-        "linnerud": (zscore(linnerud.data), zscore(linnerud.target)),
-        "iris sepal -> petal": (zscore(iris.data[:, :2]), zscore(iris.data[:, 2:])),
-        "iris -> class": (zscore(iris.data), indicators(iris.target)),
-        "wine -> class": (zscore(wine.data), indicators(wine.target)),
+        "digits -> class": (pixels, indicators(digits[:, 64])),
+        "linnerud": (zscore(exercise), zscore(physiological)),
+        "iris sepal -> petal": (zscore(iris[:, :2]), zscore(iris[:, 2:4])),
+        "iris -> class": (zscore(iris[:, :4]), indicators(iris[:, 4])),
+        "wine -> class": (zscore(wine[:, :13]), indicators(wine[:, 13])),
         "cancer mean -> worst": (zscore(cancer[:, :10]), zscore(cancer[:, 20:])),
         "cancer mean -> se": (zscore(cancer[:, :10]), zscore(cancer[:, 10:20])),
         "digits auto-encoder": (pixels, pixels),

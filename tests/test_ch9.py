@@ -92,6 +92,41 @@ def test_bundled_regressions_are_centred_multi_output():
         assert X.shape[0] == Y.shape[0] and Y.shape[1] >= 2, name
         np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-12)
         np.testing.assert_allclose(Y.mean(axis=0), 0, atol=1e-12)
+    from sklearn import datasets
+
+    def centre(a):
+        return a - a.mean(axis=0)
+
+    digits, wine = datasets.load_digits(), datasets.load_wine()
+    np.testing.assert_array_equal(sets["digits halves"][0], centre(digits.data / 16.0)[:, :32])
+    np.testing.assert_allclose(sets["wine -> class"][0], centre(wine.data) / wine.data.std(axis=0))
+    np.testing.assert_array_equal(sets["wine -> class"][1], centre(np.eye(3)[wine.target]))
+    linnerud, cancer = datasets.load_linnerud(), datasets.load_breast_cancer()
+    np.testing.assert_allclose(sets["linnerud"][1] * linnerud.target.std(axis=0),
+                               centre(linnerud.target))
+    np.testing.assert_allclose(sets["cancer mean -> se"][1] * cancer.data[:, 10:20].std(axis=0),
+                               centre(cancer.data[:, 10:20]))
+    iris = datasets.load_iris()
+    np.testing.assert_array_equal(sets["iris -> class"][1], centre(np.eye(3)[iris.target]))
     X, Y = sets["digits auto-encoder"]
     A = problems.measure_assumption(X, Y)
     np.testing.assert_allclose(A.sigma, A.lam[: A.sigma.size], rtol=1e-9, atol=1e-12)
+
+
+def test_measure_assumption_rtol_puts_null_directions_in_the_diagonalised_block():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 6))
+    Y = X[:, :2] @ rng.standard_normal((2, 4))  # Sxy of rank 2 < min(p, d) = 4
+    old = problems.measure_assumption(X, Y)
+    new = problems.measure_assumption(X, Y, rtol=1e-8)
+    np.testing.assert_allclose(new.sigma[:2], old.sigma[:2])
+    assert np.all(new.sigma[2:] == 0)
+    M = new.U.T @ problems.moments(X, Y)[0] @ new.U
+    np.testing.assert_allclose(M[2:, 2:], np.diag(np.diag(M[2:, 2:])), atol=1e-12)
+    np.testing.assert_allclose(new.U.T @ new.U, np.eye(6), atol=1e-12)
+    assert new.eps <= old.eps + 1e-12
+    same = problems.measure_assumption(X, X @ rng.standard_normal((6, 6)), rtol=1e-8)
+    ref = problems.measure_assumption(X, X @ rng.standard_normal((6, 6)))
+    assert same.sigma.size == ref.sigma.size == 6
+    with pytest.raises(ValueError, match="rtol"):
+        problems.measure_assumption(X, Y, rtol=1.5)
