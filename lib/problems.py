@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from . import _validate as v
 
@@ -149,22 +150,35 @@ class Assumption:
     eps: float
 
 
-def measure_assumption(X, Y) -> Assumption:
+def measure_assumption(X, Y, rtol=None) -> Assumption:
     """Fit the common decomposition to data and measure how far it is from exact.
 
     U and V come from the full SVD of Sxy. Left singular directions beyond the rank of
     Sxy are not determined by Sxy, so that block of U is rotated to diagonalise Sxx
     there (the choice that makes eps smallest within it). eps = ||offdiag(U^T Sxx U)||_2.
+
+    rtol : None, or a float in [0, 1): singular values at most rtol * sigma_1 count as
+        zero (set to 0 in the result) and their left directions join that block. With
+        None only the directions beyond min(p, d) do; then a numerically zero singular
+        value keeps an arbitrary singular vector, and eps can depend on rounding (on the
+        BLAS thread count, say) when Sxy is rank deficient.
     """
     Sxx, Sxy = moments(X, Y)
     U, sigma, Vt = np.linalg.svd(Sxy)
     k = sigma.size
     p = Sxx.shape[0]
-    if p > k:
+    r = k
+    if rtol is not None:
+        rtol = float(v.as_float_array(rtol, "rtol", ndim=0))
+        if not 0 <= rtol < 1:
+            raise ValueError(f"rtol must be in [0, 1), got {rtol}")
+        r = int(np.sum(sigma > rtol * sigma[0])) if k else 0
+        sigma = np.where(np.arange(k) < r, sigma, 0.0)
+    if p > r:
         # Directions orthogonal to the range of Sxy: diagonalise Sxx restricted to them.
-        rest = U[:, k:]
+        rest = U[:, r:]
         _, rot = np.linalg.eigh(rest.T @ Sxx @ rest)
-        U = np.concatenate([U[:, :k], rest @ rot[:, ::-1]], axis=1)
+        U = np.concatenate([U[:, :r], rest @ rot[:, ::-1]], axis=1)
     M = U.T @ Sxx @ U
     lam = np.diag(M).copy()
     off = M - np.diag(lam)
@@ -229,3 +243,174 @@ def small_random_start(p, d, scale, depth=2, width=None, seed=0):
     dims = [p] + [r] * (L - 1) + [d]
     rng = _rng(seed)
     return [rng.standard_normal((dims[l], dims[l + 1])) * scale / np.sqrt(dims[l]) for l in range(L)]
+
+
+@dataclass(frozen=True)
+class FactorLaw:
+    """Law of a positive random factor tau (in `random_spectra`, sigma = lam^beta tau).
+
+    kind : "uniform" or "loguniform" on [low, high] (0 < low < high), or "halfnormal":
+        the law of |b| with b ~ N(0, 1) (low, high ignored).
+    Methods follow scipy.stats' frozen laws (ppf, cdf, support), vectorised with numpy,
+    so a scipy.stats law may be used wherever a FactorLaw is expected.
+    """
+
+    kind: str
+    low: float = 0.01
+    high: float = 1.0
+
+    def __post_init__(self):
+        if self.kind not in ("uniform", "loguniform", "halfnormal"):
+            raise ValueError(f"kind must be 'uniform', 'loguniform' or 'halfnormal', got {self.kind!r}")
+        if self.kind != "halfnormal" and not 0 < self.low < self.high:
+            raise ValueError(f"low and high must satisfy 0 < low < high, got {self.low}, {self.high}")
+
+    def support(self) -> tuple[float, float]:
+        return (0.0, np.inf) if self.kind == "halfnormal" else (self.low, self.high)
+
+    def ppf(self, q):
+        q = np.asarray(q, dtype=float)
+        if self.kind == "uniform":
+            return self.low + (self.high - self.low) * q
+        if self.kind == "loguniform":
+            return self.low * (self.high / self.low) ** q
+        return np.sqrt(2.0) * special.erfinv(q)
+
+    def cdf(self, x):
+        x = np.asarray(x, dtype=float)
+        if self.kind == "uniform":
+            return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
+        if self.kind == "loguniform":
+            with np.errstate(divide="ignore"):
+                return np.clip(np.log(x / self.low) / np.log(self.high / self.low), 0.0, 1.0)
+        return special.erf(x / np.sqrt(2.0))
+
+
+def _check_law(law, name: str):
+    """A law on positive numbers with ppf, cdf and support (FactorLaw or scipy.stats)."""
+    if not all(hasattr(law, a) for a in ("ppf", "cdf", "support")):
+        raise ValueError(f"{name} must be a FactorLaw or a frozen scipy.stats law, got {type(law).__name__}")
+    lo, _ = law.support()
+    if lo < 0:
+        raise ValueError(f"{name} must be a law on positive numbers, its support starts at {lo}")
+    return law
+
+
+def random_spectra(draws, m, spread, tau_law, beta=0.0, seed=0):
+    """Random spectra of m independent, identically distributed modes.
+
+    lam_i is log-uniform on [1/spread, spread]; sigma_i = lam_i ** beta * tau_i with
+    tau_i ~ `tau_law` independent of lam_i. beta = 0: sigma independent of lam;
+    beta = 1, tau = |b| with b Gaussian: the planted model Y = X B + noise, where
+    Sxy = Sxx B gives sigma_i = lam_i |b_i|.
+
+    Parameters
+    ----------
+    draws, m : int >= 1, number of spectra and of modes per spectrum.
+    spread : float >= 1, the spread s of lam.
+    tau_law : FactorLaw (or a frozen scipy.stats law) on positive numbers.
+    beta : float, exponent of lam in sigma.
+    seed : int or numpy.random.Generator.
+
+    Returns
+    -------
+    sigma, lam : arrays of shape (draws, m), modes in random (not sorted) order.
+    """
+    draws = v.integer(draws, "draws", low=1)
+    m = v.integer(m, "m", low=1)
+    spread = float(v.as_float_array(spread, "spread", ndim=0))
+    if spread < 1:
+        raise ValueError(f"spread must be >= 1 (lam in [1/spread, spread]), got {spread}")
+    beta = float(v.as_float_array(beta, "beta", ndim=0))
+    tau_law = _check_law(tau_law, "tau_law")
+    rng = _rng(seed)
+    log_lam = np.log(spread) * rng.uniform(-1.0, 1.0, (draws, m))
+    tau = tau_law.ppf(rng.uniform(size=(draws, m)))
+    return np.exp(beta * log_lam) * tau, np.exp(log_lam)
+
+
+def exponent_for_log_correlation(rho, spread, tau_law):
+    """The beta of `random_spectra` for which corr(log sigma_i, log lam_i) = rho.
+
+    log sigma = beta log lam + log tau with independent terms, so
+    rho = beta sd_l / sqrt(beta^2 sd_l^2 + sd_t^2), sd_l = ln(spread) / sqrt(3) and
+    sd_t the standard deviation of log tau. Requires -1 < rho < 1 and spread > 1.
+    """
+    rho = float(v.as_float_array(rho, "rho", ndim=0))
+    if not -1 < rho < 1:
+        raise ValueError(f"rho must be in (-1, 1), got {rho}")
+    spread = float(v.as_float_array(spread, "spread", ndim=0))
+    if spread <= 1:
+        raise ValueError(f"spread must be > 1 (lam must vary to correlate with sigma), got {spread}")
+    tau_law = _check_law(tau_law, "tau_law")
+    # moments of log tau over its quantiles; q = u^2 (3 - 2u) tames the ends
+    u, wu = np.polynomial.legendre.leggauss(64)
+    u = (u + 1) / 2
+    q, wq = u**2 * (3 - 2 * u), wu / 2 * 6 * u * (1 - u)
+    log_tau = np.log(tau_law.ppf(q))
+    mean_t = np.sum(wq * log_tau)
+    sd_t = np.sqrt(np.sum(wq * (log_tau - mean_t) ** 2))
+    sd_l = np.log(spread) / np.sqrt(3.0)
+    return rho / np.sqrt(1 - rho**2) * sd_t / sd_l
+
+
+def _bundled_csv(name: str, skiprows: int = 1, delimiter: str = ",") -> np.ndarray:
+    """A data file shipped inside scikit-learn (sklearn/datasets/data), read with numpy:
+    importing sklearn.datasets costs about a second, reading the files a few ms."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise ValueError("scikit-learn is not installed: its bundled data sets are unavailable")
+    path = Path(spec.origin).parent / "datasets" / "data" / name
+    return np.loadtxt(path, delimiter=delimiter, skiprows=skiprows)
+
+
+def bundled_regressions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Multi-output regressions built from data bundled with scikit-learn (no download).
+
+    The files are those of sklearn.datasets' load_digits, load_linnerud, load_iris,
+    load_wine and load_breast_cancer, read directly. Inputs and outputs are centred;
+    columns in heterogeneous units are standardised (z-scores), pixels are kept in their
+    common unit (intensity / 16); class labels become centred one-hot indicator outputs.
+
+    Returns
+    -------
+    dict name -> (X (n, p), Y (n, d)):
+        "digits halves"      upper 32 pixels -> lower 32 pixels (n = 1797)
+        "digits -> class"    64 pixels -> 10 indicators
+        "linnerud"           3 exercises -> 3 physiological measures (n = 20)
+        "iris sepal -> petal", "iris -> class", "wine -> class" (13 -> 3),
+        "cancer mean -> worst", "cancer mean -> se" (10 -> 10 cell measurements)
+        "digits auto-encoder" X = Y = the 64 pixels (sigma_i = lam_i exactly)
+    """
+
+    def centre(a):
+        return a - a.mean(axis=0)
+
+    def zscore(a):
+        return centre(a) / a.std(axis=0)
+
+    def indicators(labels):
+        labels = labels.astype(int)
+        return centre(np.eye(labels.max() + 1)[labels])
+
+    digits = _bundled_csv("digits.csv.gz", skiprows=0)  # 64 pixels, then the label
+    pixels = centre(digits[:, :64] / 16.0)
+    exercise = _bundled_csv("linnerud_exercise.csv", delimiter=None)
+    physiological = _bundled_csv("linnerud_physiological.csv", delimiter=None)
+    iris = _bundled_csv("iris.csv")
+    wine = _bundled_csv("wine_data.csv")
+    cancer = _bundled_csv("breast_cancer.csv")[:, :30]  # 10 measures x (mean, se, worst)
+    return {
+        "digits halves": (pixels[:, :32], pixels[:, 32:]),
+        "digits -> class": (pixels, indicators(digits[:, 64])),
+        "linnerud": (zscore(exercise), zscore(physiological)),
+        "iris sepal -> petal": (zscore(iris[:, :2]), zscore(iris[:, 2:4])),
+        "iris -> class": (zscore(iris[:, :4]), indicators(iris[:, 4])),
+        "wine -> class": (zscore(wine[:, :13]), indicators(wine[:, 13])),
+        "cancer mean -> worst": (zscore(cancer[:, :10]), zscore(cancer[:, 20:])),
+        "cancer mean -> se": (zscore(cancer[:, :10]), zscore(cancer[:, 10:20])),
+        "digits auto-encoder": (pixels, pixels),
+    }

@@ -687,3 +687,103 @@ def mode_map_slope(x, h):
     plain arithmetic (exact for `fractions.Fraction` inputs)."""
     phi = 1 + h * (1 - x)
     return phi * (phi - 2 * h * x)
+
+
+def order_agreement(sigma, lam):
+    """Whether the k largest sigma_i are the k largest sigma_i^2 / lam_i, for each k.
+
+    Under the exact assumption the two-layer flow's k-th plateau keeps the k largest
+    sigma_i and the rank-k reduced-rank solution the k largest gains sigma_i^2 / lam_i
+    (`plateau_and_rrr_gains`): the plateau is the reduced-rank solution iff the two
+    top-k sets coincide. A tie between gains counts as a disagreement.
+
+    Parameters
+    ----------
+    sigma, lam : arrays broadcasting to (..., m), positive; any order of the modes.
+
+    Returns
+    -------
+    agree : bool array (..., m - 1); entry k - 1 is rank k = 1 .. m - 1 (ranks 0 and m
+        always agree).
+    """
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
+    order = np.argsort(-sigma, axis=-1, kind="stable")
+    gain = np.take_along_axis(sigma**2 / lam, order, axis=-1)
+    worst_kept = np.minimum.accumulate(gain, axis=-1)[..., :-1]
+    best_left = np.flip(np.maximum.accumulate(np.flip(gain, -1), axis=-1), -1)[..., 1:]
+    return worst_kept > best_left
+
+
+def _gauss_legendre(a, b, nodes):
+    """Nodes and weights of `nodes`-point Gauss-Legendre on [a, b] (arrays broadcast);
+    returns arrays of shape broadcast(a, b).shape + (nodes,)."""
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    a, b = np.asarray(a)[..., None], np.asarray(b)[..., None]
+    half = (b - a) / 2
+    return a + half * (x + 1), half * w
+
+
+def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
+    """Exact probability that the mode with the largest sigma_i also has the largest
+    gain sigma_i^2 / lam_i, for m i.i.d. modes drawn as in
+    `lib.problems.random_spectra` (lam log-uniform on [1/s, s], sigma = lam^beta tau).
+
+    With l = log lam, t = log tau, x = log sigma = beta l + t and y = log gain = 2x - l,
+    the modes are i.i.d. points (x, y) and the event is "one point is above and to the
+    right of all others": P = m E[C(x, y)^(m - 1)], C the joint CDF of (x, y). For a
+    point (l0, t0), splitting at l = l0 (where the binding constraint switches),
+
+        C = 1/(2 ln s) [ int_{-ln s}^{l0} F_t(t0 + (beta - 1/2)(l0 - l)) dl
+                       + int_{l0}^{ln s} F_t(t0 - beta (l - l0)) dl ],
+
+    F_t(u) = P(tau < e^u). Both integrals are Gauss-Legendre on pieces split where the
+    argument crosses the ends of the support of tau (F_t is smooth in between); the
+    outer expectation is Gauss-Legendre in l0 and in the quantile q of tau (after
+    q = u^2 (3 - 2u), which tames the ends where log ppf(q) is singular).
+
+    Parameters
+    ----------
+    m : int >= 1; spread : float >= 1; tau_law : `lib.problems.FactorLaw` (or a frozen
+    scipy.stats law) on positive numbers; beta : float; nodes : Gauss-Legendre nodes
+    per axis and per piece.
+
+    Returns
+    -------
+    float, the probability (1 when spread = 1 or m = 1).
+    """
+    m = v.integer(m, "m", low=1)
+    spread = float(v.as_float_array(spread, "spread", ndim=0))
+    if spread < 1:
+        raise ValueError(f"spread must be >= 1, got {spread}")
+    beta = float(v.as_float_array(beta, "beta", ndim=0))
+    nodes = v.integer(nodes, "nodes", low=2)
+    if not all(hasattr(tau_law, a) for a in ("ppf", "cdf", "support")):
+        raise ValueError(f"tau_law must be a FactorLaw or a frozen scipy.stats law, got {type(tau_law).__name__}")
+    half = np.log(spread)
+    if m == 1 or half == 0:
+        return 1.0
+    l0, wl = _gauss_legendre(-half, half, nodes)
+    u, wu = _gauss_legendre(0.0, 1.0, nodes)
+    # q = u^2 (3 - 2u) clusters nodes at both ends, where log ppf(q) is singular
+    q, wq = u**2 * (3 - 2 * u), wu * 6 * u * (1 - u)
+    l0, t0 = l0[:, None], np.log(tau_law.ppf(q))[None, :]  # outer grid (nodes, nodes)
+    with np.errstate(divide="ignore"):
+        ends = np.log(np.asarray(tau_law.support(), dtype=float))
+    ends = ends[np.isfinite(ends)]
+
+    def side(lo, hi, slope, sign):
+        """int_lo^hi F_t(t0 + slope |l - l0|) dl, with l = l0 + sign * r, r >= 0."""
+        r_hi = np.broadcast_to(np.abs(np.where(sign < 0, l0 - lo, hi - l0)), t0.shape[:0] + (nodes, nodes))
+        cuts = [np.zeros_like(r_hi), r_hi]
+        if slope != 0:
+            cuts += [np.clip((e - t0) / slope, 0, r_hi) for e in ends]
+        cuts = np.sort(np.stack(np.broadcast_arrays(*cuts), axis=-1), axis=-1)
+        r, w = _gauss_legendre(cuts[..., :-1], cuts[..., 1:], nodes)
+        with np.errstate(over="ignore"):
+            F = tau_law.cdf(np.exp(t0[..., None, None] + slope * r))
+        return np.sum(F * w, axis=(-2, -1))
+
+    C = (side(-half, half, beta - 0.5, -1) + side(-half, half, -beta, +1)) / (2 * half)
+    return float(m * np.sum(wl[:, None] * wq[None, :] * C ** (m - 1)) / (2 * half))
