@@ -324,7 +324,9 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d)
+    Sxx : (p, p), Sxy : (p, d); or, for a batch of problems, (..., p, p) and (..., p, d)
+        with leading axes that broadcast against the factors' batch axes (e.g. one
+        perturbed Sxx per run).
     factors : list of L arrays, W_l of shape (..., r_{l-1}, r_l); leading axes are a
         batch of independent runs advanced together.
     eta : float, or array broadcasting to the batch shape (one step size per run).
@@ -337,17 +339,21 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
     iters : (m,) int array of recorded iterations, 0 and steps included
     products : (m, ..., p, d) end-to-end maps at those iterations
     """
-    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
-    p, d = Sxy.shape
-    if Sxx.shape != (p, p):
-        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    p, d = Sxy.shape[-2:]
+    if Sxx.shape[-2:] != (p, p):
+        raise ValueError(f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
     fs = check_factors(factors, p, d)
     steps = v.integer(steps, "steps", low=0)
     every = v.integer(every, "every", low=1)
     check_every = v.integer(check_every, "check_every", low=1)
     eta = v.positive(eta, "eta")
-    batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs))
+    try:
+        batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs), Sxx.shape[:-2], Sxy.shape[:-2])
+    except ValueError as exc:
+        raise ValueError(f"the batch axes of Sxx {Sxx.shape[:-2]}, Sxy {Sxy.shape[:-2]} and the factors "
+                         "must broadcast together") from exc
     try:
         eta_b = np.broadcast_to(eta, batch)[..., None, None]
     except ValueError as exc:
@@ -367,7 +373,8 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
 
     def diverged(step_number):
         bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
-        limit = _stable_eta(Sxx, Sxy, len(fs))
+        limit = _stable_eta(np.broadcast_to(Sxx, batch + (p, p))[bad[0]],
+                            np.broadcast_to(Sxy, batch + (p, d))[bad[0]], len(fs))
         eta_used = float(np.broadcast_to(eta, batch)[bad[0]]) if batch else float(eta)
         where = f" (run {bad[0]} of the batch)" if batch else ""
         return DivergenceError(
@@ -634,3 +641,58 @@ def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3
     states = [sol.y[sizes[i]:sizes[i + 1]].T.reshape((m,) + shapes[i]).swapaxes(0, 1) for i in range(len(fs))]
     prods = product(states)
     return (prods, states) if return_factors else prods
+
+
+
+
+def gradient_flow_moments(Sxx, Sxy, factors, t, rtol=1e-10, atol=1e-30):
+    """Full-matrix gradient flow from the moments, for a batch of runs in one ODE solve.
+
+    The batched counterpart of `gradient_flow`: dW_l/dt = -grad_l f for every run, all
+    runs stacked into one state integrated by scipy's DOP853 (the step size follows the
+    fastest run; for a few small problems this is much cheaper than one solve per run).
+
+    Parameters
+    ----------
+    Sxx : (..., p, p), Sxy : (..., p, d); leading axes broadcast against the factors'.
+    factors : list of L arrays W_l of shape (..., r_{l-1}, r_l) (batch axes optional).
+    t : 1-D array of times >= 0, increasing.
+    rtol, atol : tolerances of DOP853. The default atol is tiny on purpose: from
+        w0 = exp(-2 delta) the factors start at exp(-delta), and an absolute tolerance
+        above that lets the solver shift the transitions (at delta = 64 by O(1) times).
+
+    Returns
+    -------
+    products : array, shape (t.size,) + batch + (p, d)
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    p, d = Sxy.shape[-2:]
+    if Sxx.shape[-2:] != (p, p):
+        raise ValueError(f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+    fs = check_factors(factors, p, d)
+    t = v.as_float_array(t, "t", ndim=1)
+    if t.size == 0 or np.any(t < 0) or np.any(np.diff(t) <= 0):
+        raise ValueError("t must be a non-empty increasing 1-D array of times >= 0")
+    try:
+        batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs), Sxx.shape[:-2], Sxy.shape[:-2])
+    except ValueError as exc:
+        raise ValueError(f"the batch axes of Sxx {Sxx.shape[:-2]}, Sxy {Sxy.shape[:-2]} and the factors "
+                         "must broadcast together") from exc
+    fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
+    shapes = [W.shape for W in fs]
+    sizes = np.cumsum([0] + [W.size for W in fs])
+    workspace = _GradientWorkspace(fs, p, d)
+
+    def unpack(x):
+        return [x[sizes[i]:sizes[i + 1]].reshape(shapes[i]) for i in range(len(fs))]
+
+    def rhs(_, x):
+        grads, _ = workspace.gradients(Sxx, Sxy, unpack(x))
+        return -np.concatenate([g.ravel() for g in grads])
+
+    x0 = np.concatenate([W.ravel() for W in fs])
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), x0, t_eval=t, method="DOP853", rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"gradient_flow_moments: the ODE solver failed: {sol.message}")
+    return np.stack([product(unpack(x)) for x in sol.y.T])

@@ -787,3 +787,90 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
 
     C = (side(-half, half, beta - 0.5, -1) + side(-half, half, -beta, +1)) / (2 * half)
     return float(m * np.sum(wl[:, None] * wq[None, :] * C ** (m - 1)) / (2 * half))
+
+
+def plateau_instability_rates(sigma, lam, eta=None):
+    """Growth rate of a later mode along an earlier mode's hidden direction, at a plateau.
+
+    Depth 2, eps = 0, at a plateau where mode i is learned (W_1 and W_2 carry
+    sqrt(sigma_i / lam_i) on a hidden direction h) and mode j is not, the components
+    x = h . (U^T W_1)_j and y = h . (W_2 V)_j of mode j along h evolve, to first order, by
+
+        d/dt (x, y) = J_ij (x, y),   J_ij = [[-lam_j sigma_i / lam_i, sigma_j],
+                                             [sigma_j,             -sigma_i]],
+
+    a symmetric block whose top eigenvalue mu_ij is positive iff
+    sigma_j^2 / lam_j > sigma_i^2 / lam_i (det J_ij < 0). Derived in
+    chapters/05_perturbations.
+
+    Parameters
+    ----------
+    sigma, lam : (k,) spectra (sigma > 0, lam > 0).
+    eta : None for gradient flow; a step size for gradient descent, whose linearised
+        map is I + eta J_ij.
+
+    Returns
+    -------
+    R : (k, k) array; R[i, j] = mu_ij (flow, per unit time) or the log of the spectral
+        radius of I + eta J_ij (descent, per iteration; log(1 + eta mu_ij) when that is
+        the largest in modulus); NaN on the diagonal. Positive means growth.
+    """
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
+    if sigma.ndim != 1:
+        raise ValueError(f"sigma and lam must be 1-D (k,), got shape {sigma.shape}")
+    si, li = sigma[:, None], lam[:, None]
+    sj, lj = sigma[None, :], lam[None, :]
+    a, b = lj * si / li, si  # minus the diagonal of J_ij
+    root = np.sqrt((a - b) ** 2 + 4 * sj**2)
+    mu = (-(a + b) + root) / 2
+    if eta is not None:
+        eta = float(v.positive(eta, "eta"))
+        bottom = (-(a + b) - root) / 2  # the other eigenvalue of the symmetric block
+        with np.errstate(divide="ignore"):
+            mu = np.log(np.maximum(np.abs(1 + eta * mu), np.abs(1 + eta * bottom)))
+    mu = np.array(mu, dtype=float)
+    np.fill_diagonal(mu, np.nan)
+    return mu
+
+
+def instability_crossover_delta(sigma, lam, eps, eta=None):
+    """Predicted delta beyond which an eps-seeded plateau instability beats sequential learning.
+
+    For sigma_i > sigma_j with R_ij > 0 (`plateau_instability_rates`), mode j's component
+    along mode i's hidden direction is seeded at O(eps) by B once mode i is learned, and
+    grows like eps exp(R_ij (t - t_i)); along its own direction mode j starts from
+    w0 = exp(-2 delta) and is learned at t_j. The eps seed wins when
+    R_ij (t_j - t_i) > log(1 / eps), with t_i, t_j the depth-2 half-way times
+    (`half_way_times`), which are linear in delta:
+    t_j - t_i = delta (T_j - T_i) + (T_j log(sigma_j / lam_j) - T_i log(sigma_i / lam_i)) / 2
+    (large delta; T = `transition_time_rescaled`). The O(1) prefactor of the seed (the size
+    of B's entry (j, i) relative to eps) is left out: it moves the answer by O(1) / g_ij,
+    g_ij = R_ij (T_j - T_i) being the growth exponent per unit of delta.
+
+    Parameters
+    ----------
+    sigma : (k,) decreasing; lam : (k,); eps : > 0; eta : None (flow) or step size.
+
+    Returns
+    -------
+    delta_star : (k, k) array, finite only for pairs i < j whose instability is active
+        (R_ij > 0): the delta at which the seed of pair (i, j) wins.
+    g : (k, k) array of g_ij (NaN where not i < j).
+    """
+    sigma = v.positive(sigma, "sigma")
+    lam = v.positive(lam, "lam")
+    if sigma.ndim != 1 or np.any(np.diff(sigma) >= 0):
+        raise ValueError(f"sigma must be 1-D and strictly decreasing, got {sigma}")
+    eps = float(v.positive(eps, "eps"))
+    R = plateau_instability_rates(sigma, lam, eta)
+    T = transition_time_rescaled(sigma, eta)
+    k = sigma.size
+    later = np.triu(np.ones((k, k), bool), 1)  # i < j: mode i is learned first
+    offset = (T * np.log(sigma / lam))[None, :] / 2 - (T * np.log(sigma / lam))[:, None] / 2
+    dT = T[None, :] - T[:, None]
+    g = np.where(later, R * dT, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta_star = np.where(later & (R > 0), (np.log(1 / eps) / R - offset) / dT, np.nan)
+    return delta_star, g
