@@ -324,7 +324,8 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d)
+    Sxx : (p, p), Sxy : (p, d), or with leading batch axes (..., p, p), (..., p, d):
+        one problem per run (e.g. one data split per run), broadcast with the factors.
     factors : list of L arrays, W_l of shape (..., r_{l-1}, r_l); leading axes are a
         batch of independent runs advanced together.
     eta : float, or array broadcasting to the batch shape (one step size per run).
@@ -337,17 +338,21 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
     iters : (m,) int array of recorded iterations, 0 and steps included
     products : (m, ..., p, d) end-to-end maps at those iterations
     """
-    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
-    p, d = Sxy.shape
-    if Sxx.shape != (p, p):
-        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    p, d = Sxy.shape[-2:]
+    if Sxx.shape[-2:] != (p, p):
+        raise ValueError(f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
     fs = check_factors(factors, p, d)
     steps = v.integer(steps, "steps", low=0)
     every = v.integer(every, "every", low=1)
     check_every = v.integer(check_every, "check_every", low=1)
     eta = v.positive(eta, "eta")
-    batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs))
+    try:
+        batch = np.broadcast_shapes(Sxx.shape[:-2], Sxy.shape[:-2], *(W.shape[:-2] for W in fs))
+    except ValueError as exc:
+        raise ValueError(f"the batch axes of Sxx {Sxx.shape}, Sxy {Sxy.shape} and the factors do not "
+                         "broadcast") from exc
     try:
         eta_b = np.broadcast_to(eta, batch)[..., None, None]
     except ValueError as exc:
@@ -367,7 +372,9 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
 
     def diverged(step_number):
         bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
-        limit = _stable_eta(Sxx, Sxy, len(fs))
+        run = bad[0] if batch else ()
+        limit = _stable_eta(np.broadcast_to(Sxx, batch + (p, p))[run],
+                            np.broadcast_to(Sxy, batch + (p, d))[run], len(fs))
         eta_used = float(np.broadcast_to(eta, batch)[bad[0]]) if batch else float(eta)
         where = f" (run {bad[0]} of the batch)" if batch else ""
         return DivergenceError(
@@ -474,3 +481,43 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13, return_factors=False
     states = sol.y.T[order]
     factors_t = [states[:, sizes[i]:sizes[i + 1]].reshape(t.shape + shapes[i]) for i in range(len(fs))]
     return prods, factors_t
+
+
+def one_layer_descent(Sxx, Sxy, W0, eta, iters):
+    """Gradient descent on one layer (L = 1) in closed form, at any iterations.
+
+    The step W <- W - eta (Sxx W - Sxy) is linear, so with Sxx = Q diag(lam) Q^T and
+    W_ols = Sxx^+ Sxy, W_t = W_ols + Q diag((1 - eta lam)^t) Q^T (W_0 - W_ols): each
+    eigendirection of Sxx relaxes at its own rate (a spectral filter, like ridge). Exact
+    when Sxy lies in the range of Sxx, as it does for moments of data (Sxy = X^T Y / n).
+
+    Parameters
+    ----------
+    Sxx : (..., p, p) symmetric positive semi-definite; Sxy : (..., p, d)
+    W0 : (..., p, d) starting map; eta : step size > 0; iters : (T,) iterations >= 0
+
+    Returns
+    -------
+    W : (T, ..., p, d), the iterates at `iters`
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    W0 = v.as_float_array(W0, "W0", min_ndim=2)
+    p, d = Sxy.shape[-2:]
+    if Sxx.shape[-2:] != (p, p) or W0.shape[-2:] != (p, d):
+        raise ValueError(f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), (p, d), (p, d)")
+    eta = float(v.positive(eta, "eta"))
+    iters = v.as_float_array(iters, "iters", ndim=1)
+    if np.any(iters < 0) or np.any(iters != np.round(iters)):
+        raise ValueError("iters must be non-negative integers")
+    lam, Q = np.linalg.eigh(Sxx)
+    if np.any(np.abs(1 - eta * lam) > 1):
+        raise ValueError(f"eta = {eta:.6g} diverges: it must be below 2 / lam_max = {2 / lam.max():.6g}")
+    inv = np.where(lam > 1e-12 * lam.max(axis=-1, keepdims=True), 1 / np.where(lam > 0, lam, 1), 0.0)
+    Qt = np.swapaxes(Q, -1, -2)
+    coef_ols = inv[..., :, None] * (Qt @ Sxy)  # W_ols in the eigenbasis
+    if not np.allclose((lam * inv)[..., :, None] * (Qt @ Sxy), Qt @ Sxy, atol=1e-10 * np.abs(Sxy).max()):
+        raise ValueError("Sxy must lie in the range of Sxx (moments of data do); descent diverges otherwise")
+    coef0 = Qt @ W0 - coef_ols
+    decay = (1 - eta * lam) ** iters.reshape((-1,) + (1,) * lam.ndim)  # integer powers: sign exact
+    return Q @ (coef_ols + decay[..., :, None] * coef0)

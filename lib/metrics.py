@@ -130,3 +130,20 @@ def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:
         fits = np.all(np.abs(tail[p:] - tail[:-p]) <= rtol * scale, axis=0)
         period = np.where(fits, p, period)
     return period
+
+
+def prediction_distance(Sxx, W, W_ref) -> np.ndarray:
+    """||Sxx^{1/2} (W - W_ref)||_F / ||Sxx^{1/2} W_ref||_F: the distance between the
+    predictions X W and X W_ref (root mean square over samples), relative to the size of
+    the reference's predictions; absolute if W_ref predicts 0. Directions of tiny input
+    variance, which dominate the parameter distance `relative_distance`, barely count.
+
+    Sxx : (p, p); W, W_ref : (..., p, d) broadcasting. Returns shape (...).
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    W_ref = v.as_float_array(W_ref, "W_ref", min_ndim=2)
+    D = W - W_ref
+    num = np.sqrt(np.maximum(np.sum((Sxx @ D) * D, axis=(-2, -1)), 0.0))
+    den = np.sqrt(np.maximum(np.sum((Sxx @ W_ref) * W_ref, axis=(-2, -1)), 0.0))
+    return num / np.where(den > 0, den, 1.0)

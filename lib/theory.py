@@ -528,3 +528,102 @@ def modes_to_map(U, V, w):
     if k > min(U.shape[1], V.shape[1]):
         raise ValueError(f"w has {k} modes but U and V have {U.shape[1]} and {V.shape[1]} columns")
     return np.einsum("pi,...i,di->...pd", U[:, :k], w, V[:, :k])
+
+
+# ------------------------------------------------- critical points of two-layer regression
+def whitened_regression(Sxx, Sxy, rtol=1e-10):
+    """The regression in prediction space, where f is an isotropic quadratic.
+
+    With Sxx = Q diag(lam) Q^T restricted to its range (eigenvalues above rtol * lam_max;
+    the rest are directions the data never vary along, where W does not change f),
+    Z = Sxx^{1/2} W and M = Sxx^{+1/2} Sxy, the loss is f(W) = f* + 1/2 ||Z - M||_F^2.
+    The SVD M = sum_i s_i u_i v_i^T gives the reduced-rank regression order: s_i^2 are
+    the eigenvalues of Sxy^T Sxx^+ Sxy, and W^{k,*} keeps the k largest.
+
+    Parameters
+    ----------
+    Sxx : (p, p) symmetric positive semi-definite; Sxy : (p, d) with columns in the
+    range of Sxx (true for moments of data); rtol : relative cut for both spectra.
+
+    Returns
+    -------
+    dict with half (p, p) = Sxx^{1/2}, inv_half (p, p) = Sxx^{+1/2}, U (p, m), s (m,)
+    decreasing, V (d, m): the m modes with s_i > rtol * s_1 (m = rank of M).
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
+    p, d = Sxy.shape
+    if Sxx.shape != (p, p):
+        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+    if not np.allclose(Sxx, Sxx.T, atol=1e-12 * max(np.abs(Sxx).max(), 1e-300)):
+        raise ValueError("Sxx must be symmetric")
+    lam, Q = np.linalg.eigh(Sxx)
+    if lam.max() <= 0:
+        raise ValueError("Sxx must have a positive eigenvalue")
+    keep = lam > rtol * lam.max()
+    Qr, lr = Q[:, keep], lam[keep]
+    half = (Qr * np.sqrt(lr)) @ Qr.T
+    inv_half = (Qr / np.sqrt(lr)) @ Qr.T
+    if np.linalg.norm(Sxy - Qr @ (Qr.T @ Sxy)) > 1e-8 * max(np.linalg.norm(Sxy), 1e-300):
+        raise ValueError("Sxy must lie in the range of Sxx (moments of data do)")
+    U, s, Vt = np.linalg.svd(inv_half @ Sxy, full_matrices=False)
+    m = int(np.sum(s > rtol * s[0])) if s[0] > 0 else 0
+    return {"half": half, "inv_half": inv_half, "U": U[:, :m], "s": s[:m], "V": Vt[:m].T}
+
+
+def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
+    """End-to-end maps of critical points of f(W_1 W_2) (Baldi and Hornik, 1989).
+
+    For a subset I of the modes of `whitened_regression` (indices into s, decreasing),
+    W_I = W_ols V_I V_I^T = Sxx^{+1/2} sum_{i in I} s_i u_i v_i^T, with W_ols = Sxx^+ Sxy
+    the minimum-norm least-squares map. Factors W_1 = W_ols V_I, W_2 = V_I^T (any hidden
+    width >= |I|, zero-padded) have zero gradient, and f(W_I) = f(0) - 1/2 sum_{i in I}
+    s_i^2. I = {0, ..., k-1} is the reduced-rank solution W^{k,*}; I = all is W_ols.
+
+    Parameters
+    ----------
+    Sxx : (p, p), Sxy : (p, d) as in `whitened_regression`
+    subsets : sequence of K sequences of distinct mode indices in [0, m)
+
+    Returns
+    -------
+    W : (K, p, d), the minimum-norm maps (rows in the range of Sxx)
+    """
+    wr = whitened_regression(Sxx, Sxy, rtol)
+    m = wr["s"].size
+    mask = np.zeros((len(subsets), m), dtype=bool)
+    for j, I in enumerate(subsets):
+        idx = np.asarray(list(I), dtype=int)
+        if idx.size and (idx.min() < 0 or idx.max() >= m or np.unique(idx).size != idx.size):
+            raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {m})")
+        mask[j, idx] = True
+    coef = mask * wr["s"]
+    return np.einsum("pq,qi,ki,di->kpd", wr["inv_half"], wr["U"], coef, wr["V"])
+
+
+def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
+    """The critical point W_I of `critical_points_two_layer` nearest to each map W in
+    prediction space, over all 2^m subsets I, and the distance ||Sxx^{1/2}(W - W_I)||_F.
+
+    With Z = Sxx^{1/2} W and a_i = u_i^T Z v_i, ||Z - C_I||^2 = ||Z||^2 + sum_{i in I}
+    (s_i^2 - 2 s_i a_i), minimised by I = {i : a_i > s_i / 2}: exact when the s_i are
+    distinct (else the critical set also holds rotations within tied modes).
+
+    Parameters
+    ----------
+    Sxx : (p, p), Sxy : (p, d); W : (..., p, d)
+
+    Returns
+    -------
+    members : (..., m) bool, i in I; distance : (...); a : (..., m) the coordinates a_i
+    """
+    wr = whitened_regression(Sxx, Sxy, rtol)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    if W.shape[-2:] != Sxy.shape:
+        raise ValueError(f"W must have trailing shape {Sxy.shape}, got {W.shape}")
+    Z = wr["half"] @ W
+    s = wr["s"]
+    a = np.einsum("pi,...pd,di->...i", wr["U"], Z, wr["V"])
+    members = a > s / 2
+    d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(np.where(members, s**2 - 2 * s * a, 0.0), axis=-1)
+    return members, np.sqrt(np.maximum(d2, 0.0)), a
