@@ -147,3 +147,14 @@ def prediction_distance(Sxx, W, W_ref) -> np.ndarray:
     num = np.sqrt(np.maximum(np.sum((Sxx @ D) * D, axis=(-2, -1)), 0.0))
     den = np.sqrt(np.maximum(np.sum((Sxx @ W_ref) * W_ref, axis=(-2, -1)), 0.0))
     return num / np.where(den > 0, den, 1.0)
+
+
+def population_excess(C, W, W_star) -> np.ndarray:
+    """Excess population loss 1/2 tr((W - W*)^T C (W - W*)) of W (..., p, d) over the
+    true map W* (p, d) when inputs have covariance C (p, p): the test loss on infinitely
+    many fresh samples minus the noise floor (`lib.problems.planted_low_rank`)."""
+    C = v.as_float_array(C, "C", ndim=2)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    W_star = v.as_float_array(W_star, "W_star", min_ndim=2)
+    D = W - W_star
+    return 0.5 * np.sum((C @ D) * D, axis=(-2, -1))

@@ -123,3 +123,21 @@ def test_bad_inputs_raise_naming_the_argument():
         theory.whitened_regression(np.diag([1.0, 1, 1, 1, 0]), np.ones((5, 4)))
     with pytest.raises(ValueError, match="W"):
         theory.nearest_critical_point(Sxx, Sxy, np.ones((3, 4)))
+
+
+def test_planted_low_rank_has_the_stated_rank_covariance_and_noise():
+    cov = np.geomspace(1.0, 0.05, 6)
+    X, Y, W_star, C = problems.planted_low_rank(200000, 6, 5, 2, 0.5, cov, strengths=[2.0, 1.0], seed=1)
+    assert np.allclose(np.linalg.svd(W_star, compute_uv=False)[:3], [2.0, 1.0, 0.0], atol=1e-12)
+    assert np.allclose(np.linalg.eigvalsh(C), np.sort(cov))
+    Sxx, _ = problems.moments(X, Y)
+    assert np.abs(Sxx - C).max() < 0.02
+    assert np.std(Y - X @ W_star) == pytest.approx(0.5, rel=0.01)
+    # population excess = loss above that of W*, on many samples
+    W = W_star + 0.1
+    sample = metrics.loss(X, Y, W) - metrics.loss(X, Y, W_star)
+    assert metrics.population_excess(C, W, W_star) == pytest.approx(sample, rel=0.03)
+    with pytest.raises(ValueError, match="cov_eigs"):
+        problems.planted_low_rank(10, 6, 5, 2, 0.5, cov[:3])
+    with pytest.raises(ValueError, match="rank"):
+        problems.planted_low_rank(10, 6, 5, 7, 0.5, cov)
