@@ -627,3 +627,22 @@ def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
     members = a > s / 2
     d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(np.where(members, s**2 - 2 * s * a, 0.0), axis=-1)
     return members, np.sqrt(np.maximum(d2, 0.0)), a
+
+
+def sharpness_bound_two_layer(Sxx, Sxy):
+    """Upper bound 2 lam_max(Sxx) ||W_ols||_2 on the sharpness at the balanced two-layer
+    minimum (`sharpness_at_minimum` with depth 2), batched over leading axes.
+
+    At balanced factors ||W_1||_2^2 = ||W_2||_2^2 = ||W||_2, so the Gauss-Newton form
+    ||Sxx^{1/2}(dW_1 W_2 + W_1 dW_2)||^2 <= 2 lam_max ||W||_2 (||dW_1||^2 + ||dW_2||^2).
+    Hence eta = 2 / bound is a step size at which that minimum is linearly stable,
+    computed without an iterative eigensolver.
+
+    Sxx : (..., p, p), Sxy : (..., p, d). Returns shape (...).
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    if Sxx.shape[-1] != Sxy.shape[-2]:
+        raise ValueError(f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must share p")
+    W_ols = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
+    return 2 * np.linalg.eigvalsh(Sxx)[..., -1] * np.linalg.norm(W_ols, ord=2, axis=(-2, -1))

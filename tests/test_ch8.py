@@ -141,3 +141,14 @@ def test_planted_low_rank_has_the_stated_rank_covariance_and_noise():
         problems.planted_low_rank(10, 6, 5, 2, 0.5, cov[:3])
     with pytest.raises(ValueError, match="rank"):
         problems.planted_low_rank(10, 6, 5, 7, 0.5, cov)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sharpness_bound_is_above_the_sharpness(seed):
+    X, Y = data(seed, zero_column=seed % 2 == 1)
+    Sxx, Sxy = problems.moments(X, Y)
+    sharp = theory.sharpness_at_minimum(Sxx, Sxy, 2)
+    bound = theory.sharpness_bound_two_layer(Sxx, Sxy)
+    assert sharp <= bound * (1 + 1e-9)
+    assert bound < 2.5 * sharp  # and not vacuous
+    assert np.allclose(theory.sharpness_bound_two_layer(np.stack([Sxx, Sxx]), np.stack([Sxy, Sxy])), bound)
