@@ -494,7 +494,8 @@ def one_layer_descent(Sxx, Sxy, W0, eta, iters):
     Parameters
     ----------
     Sxx : (..., p, p) symmetric positive semi-definite; Sxy : (..., p, d)
-    W0 : (..., p, d) starting map; eta : step size > 0; iters : (T,) iterations >= 0
+    W0 : (..., p, d) starting map; eta : step size > 0, or an array broadcasting to the
+    batch shape (one per problem); iters : (T,) iterations >= 0
 
     Returns
     -------
@@ -506,13 +507,13 @@ def one_layer_descent(Sxx, Sxy, W0, eta, iters):
     p, d = Sxy.shape[-2:]
     if Sxx.shape[-2:] != (p, p) or W0.shape[-2:] != (p, d):
         raise ValueError(f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), (p, d), (p, d)")
-    eta = float(v.positive(eta, "eta"))
+    eta = v.positive(eta, "eta")[..., None]  # broadcasts against lam (..., p)
     iters = v.as_float_array(iters, "iters", ndim=1)
     if np.any(iters < 0) or np.any(iters != np.round(iters)):
         raise ValueError("iters must be non-negative integers")
     lam, Q = np.linalg.eigh(Sxx)
     if np.any(np.abs(1 - eta * lam) > 1):
-        raise ValueError(f"eta = {eta:.6g} diverges: it must be below 2 / lam_max = {2 / lam.max():.6g}")
+        raise ValueError(f"eta = {eta.max():.6g} diverges: it must be below 2 / lam_max = {2 / lam.max():.6g}")
     inv = np.where(lam > 1e-12 * lam.max(axis=-1, keepdims=True), 1 / np.where(lam > 0, lam, 1), 0.0)
     Qt = np.swapaxes(Q, -1, -2)
     coef_ols = inv[..., :, None] * (Qt @ Sxy)  # W_ols in the eigenbasis

@@ -597,8 +597,8 @@ def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
         if idx.size and (idx.min() < 0 or idx.max() >= m or np.unique(idx).size != idx.size):
             raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {m})")
         mask[j, idx] = True
-    coef = mask * wr["s"]
-    return np.einsum("pq,qi,ki,di->kpd", wr["inv_half"], wr["U"], coef, wr["V"])
+    left = wr["inv_half"] @ wr["U"]  # (p, m)
+    return (left * (mask * wr["s"])[:, None, :]) @ wr["V"].T
 
 
 def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
@@ -646,3 +646,27 @@ def sharpness_bound_two_layer(Sxx, Sxy):
         raise ValueError(f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must share p")
     W_ols = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
     return 2 * np.linalg.eigvalsh(Sxx)[..., -1] * np.linalg.norm(W_ols, ord=2, axis=(-2, -1))
+
+
+def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
+    """Prediction-space distances ||Sxx^{1/2}(W - W_I)||_F from maps W (..., p, d) to the
+    critical points W_I of `critical_points_two_layer`, for each subset I; shape (..., K).
+
+    Uses ||Z - C_I||^2 = ||Z||^2 + sum_{i in I} (s_i^2 - 2 s_i a_i), Z = Sxx^{1/2} W,
+    a_i = u_i^T Z v_i (see `nearest_critical_point`): one pass over the maps for all I.
+    """
+    wr = whitened_regression(Sxx, Sxy, rtol)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    if W.shape[-2:] != Sxy.shape:
+        raise ValueError(f"W must have trailing shape {Sxy.shape}, got {W.shape}")
+    s = wr["s"]
+    mask = np.zeros((len(subsets), s.size))
+    for j, I in enumerate(subsets):
+        idx = np.asarray(list(I), dtype=int)
+        if idx.size and (idx.min() < 0 or idx.max() >= s.size or np.unique(idx).size != idx.size):
+            raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {s.size})")
+        mask[j, idx] = 1.0
+    Z = wr["half"] @ W
+    a = np.einsum("pi,...pd,di->...i", wr["U"], Z, wr["V"])
+    d2 = np.sum(Z * Z, axis=(-2, -1))[..., None] + (s**2 - 2 * s * a) @ mask.T
+    return np.sqrt(np.maximum(d2, 0.0))

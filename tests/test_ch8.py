@@ -152,3 +152,24 @@ def test_sharpness_bound_is_above_the_sharpness(seed):
     assert sharp <= bound * (1 + 1e-9)
     assert bound < 2.5 * sharp  # and not vacuous
     assert np.allclose(theory.sharpness_bound_two_layer(np.stack([Sxx, Sxx]), np.stack([Sxy, Sxy])), bound)
+
+
+def test_one_layer_descent_takes_one_step_size_per_problem():
+    pairs = [problems.moments(*data(s)) for s in range(2)]
+    Sxx, Sxy = np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])
+    eta = np.array([0.1, 0.05])
+    iters = np.array([0, 3, 40])
+    W = dynamics.one_layer_descent(Sxx, Sxy, np.zeros((5, 4)), eta, iters)
+    for b in range(2):
+        assert np.allclose(W[:, b], dynamics.one_layer_descent(Sxx[b], Sxy[b], np.zeros((5, 4)), eta[b], iters))
+
+
+def test_critical_point_distances_match_the_direct_computation():
+    X, Y = data(8, zero_column=True)
+    Sxx, Sxy = problems.moments(X, Y)
+    subsets = [(), (0,), (1, 2), (0, 1, 2, 3)]
+    W = np.random.default_rng(9).standard_normal((7, 5, 4))
+    Ws = theory.critical_points_two_layer(Sxx, Sxy, subsets)
+    direct = np.stack([metrics.prediction_distance(Sxx, W, Wi) * np.sqrt(np.sum((Sxx @ Wi) * Wi))
+                       if i else np.sqrt(np.sum((Sxx @ W) * W, axis=(-2, -1))) for i, Wi in enumerate(Ws)], -1)
+    assert np.allclose(theory.critical_point_distances(Sxx, Sxy, W, subsets), direct, atol=1e-10)
