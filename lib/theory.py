@@ -623,7 +623,7 @@ def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
         raise ValueError(f"W must have trailing shape {Sxy.shape}, got {W.shape}")
     Z = wr["half"] @ W
     s = wr["s"]
-    a = np.einsum("pi,...pd,di->...i", wr["U"], Z, wr["V"])
+    a = np.sum((wr["U"].T @ Z) * wr["V"].T, axis=-1)  # diag(U^T Z V), with BLAS
     members = a > s / 2
     d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(np.where(members, s**2 - 2 * s * a, 0.0), axis=-1)
     return members, np.sqrt(np.maximum(d2, 0.0)), a
@@ -667,6 +667,6 @@ def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
             raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {s.size})")
         mask[j, idx] = 1.0
     Z = wr["half"] @ W
-    a = np.einsum("pi,...pd,di->...i", wr["U"], Z, wr["V"])
+    a = np.sum((wr["U"].T @ Z) * wr["V"].T, axis=-1)  # diag(U^T Z V), with BLAS
     d2 = np.sum(Z * Z, axis=(-2, -1))[..., None] + (s**2 - 2 * s * a) @ mask.T
     return np.sqrt(np.maximum(d2, 0.0))

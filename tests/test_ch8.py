@@ -173,3 +173,11 @@ def test_critical_point_distances_match_the_direct_computation():
     direct = np.stack([metrics.prediction_distance(Sxx, W, Wi) * np.sqrt(np.sum((Sxx @ Wi) * Wi))
                        if i else np.sqrt(np.sum((Sxx @ W) * W, axis=(-2, -1))) for i, Wi in enumerate(Ws)], -1)
     assert np.allclose(theory.critical_point_distances(Sxx, Sxy, W, subsets), direct, atol=1e-10)
+
+
+def test_mean_se_prints_mean_and_standard_error():
+    from lib import report
+
+    assert report.mean_se([1.0, 2.0, 3.0]) == "2 ± 0.6"
+    with pytest.raises(ValueError, match="x"):
+        report.mean_se([1.0])
