@@ -269,3 +269,22 @@ def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
     X = rng.standard_normal((n, p)) * np.sqrt(cov_eigs) @ R.T
     Y = X @ W_star + noise * rng.standard_normal((n, d))
     return X, Y, W_star, C
+
+
+def digit_images() -> np.ndarray:
+    """The 1797 UCI handwritten digits (8 x 8 pixels, values 0..16) that scikit-learn
+    ships, as an array of shape (1797, 64) scaled to [0, 1], rows = images.
+
+    Reads the file scikit-learn installs (sklearn/datasets/data/digits.csv.gz) without
+    importing scikit-learn, whose import costs more than a second; the same values as
+    `sklearn.datasets.load_digits().data / 16`. No download.
+    """
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("digit_images needs scikit-learn installed (it ships the data)")
+    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    data = np.loadtxt(path, delimiter=",")  # 64 pixels then the label, per row
+    return data[:, :64] / 16.0

@@ -181,3 +181,9 @@ def test_mean_se_prints_mean_and_standard_error():
     assert report.mean_se([1.0, 2.0, 3.0]) == "2 ± 0.6"
     with pytest.raises(ValueError, match="x"):
         report.mean_se([1.0])
+
+
+def test_digit_images_are_scikit_learns_digits():
+    from sklearn.datasets import load_digits
+
+    assert np.array_equal(problems.digit_images(), load_digits().data / 16.0)
