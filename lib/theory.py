@@ -552,7 +552,7 @@ def whitened_regression(Sxx, Sxy, rtol=1e-10):
     """
     Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
-    p, d = Sxy.shape
+    p = Sxy.shape[0]
     if Sxx.shape != (p, p):
         raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
     if not np.allclose(Sxx, Sxx.T, atol=1e-12 * max(np.abs(Sxx).max(), 1e-300)):

@@ -104,7 +104,7 @@ def test_descent_on_a_batch_of_problems_matches_one_at_a_time():
     Sxy = np.stack([b for _, b in problems_])
     start = problems.small_random_start(5, 4, 0.1, depth=2, seed=0)
     eta = np.array([0.05, 0.04, 0.03])
-    iters, W = dynamics.gradient_descent_moments(Sxx, Sxy, start, eta, 200, every=50)
+    _, W = dynamics.gradient_descent_moments(Sxx, Sxy, start, eta, 200, every=50)
     for b in range(3):
         _, Wb = dynamics.gradient_descent_moments(Sxx[b], Sxy[b], start, eta[b], 200, every=50)
         assert np.allclose(W[:, b], Wb, atol=1e-13)
