@@ -696,3 +696,44 @@ def gradient_flow_moments(Sxx, Sxy, factors, t, rtol=1e-10, atol=1e-30):
     if not sol.success:
         raise RuntimeError(f"gradient_flow_moments: the ODE solver failed: {sol.message}")
     return np.stack([product(unpack(x)) for x in sol.y.T])
+
+
+def one_layer_descent(Sxx, Sxy, W0, eta, iters):
+    """Gradient descent on one layer (L = 1) in closed form, at any iterations.
+
+    The step W <- W - eta (Sxx W - Sxy) is linear, so with Sxx = Q diag(lam) Q^T and
+    W_ols = Sxx^+ Sxy, W_t = W_ols + Q diag((1 - eta lam)^t) Q^T (W_0 - W_ols): each
+    eigendirection of Sxx relaxes at its own rate (a spectral filter, like ridge). Exact
+    when Sxy lies in the range of Sxx, as it does for moments of data (Sxy = X^T Y / n).
+
+    Parameters
+    ----------
+    Sxx : (..., p, p) symmetric positive semi-definite; Sxy : (..., p, d)
+    W0 : (..., p, d) starting map; eta : step size > 0, or an array broadcasting to the
+    batch shape (one per problem); iters : (T,) iterations >= 0
+
+    Returns
+    -------
+    W : (T, ..., p, d), the iterates at `iters`
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    W0 = v.as_float_array(W0, "W0", min_ndim=2)
+    p, d = Sxy.shape[-2:]
+    if Sxx.shape[-2:] != (p, p) or W0.shape[-2:] != (p, d):
+        raise ValueError(f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), (p, d), (p, d)")
+    eta = v.positive(eta, "eta")[..., None]  # broadcasts against lam (..., p)
+    iters = v.as_float_array(iters, "iters", ndim=1)
+    if np.any(iters < 0) or np.any(iters != np.round(iters)):
+        raise ValueError("iters must be non-negative integers")
+    lam, Q = np.linalg.eigh(Sxx)
+    if np.any(np.abs(1 - eta * lam) > 1):
+        raise ValueError(f"eta = {eta.max():.6g} diverges: it must be below 2 / lam_max = {2 / lam.max():.6g}")
+    inv = np.where(lam > 1e-12 * lam.max(axis=-1, keepdims=True), 1 / np.where(lam > 0, lam, 1), 0.0)
+    Qt = np.swapaxes(Q, -1, -2)
+    coef_ols = inv[..., :, None] * (Qt @ Sxy)  # W_ols in the eigenbasis
+    if not np.allclose((lam * inv)[..., :, None] * (Qt @ Sxy), Qt @ Sxy, atol=1e-10 * np.abs(Sxy).max()):
+        raise ValueError("Sxy must lie in the range of Sxx (moments of data do); descent diverges otherwise")
+    coef0 = Qt @ W0 - coef_ols
+    decay = (1 - eta * lam) ** iters.reshape((-1,) + (1,) * lam.ndim)  # integer powers: sign exact
+    return Q @ (coef_ols + decay[..., :, None] * coef0)

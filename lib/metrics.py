@@ -233,3 +233,31 @@ def plateau_lengths(fractions, low=0.1, high=0.9) -> np.ndarray:
     rest_unlearned = np.flip(np.cumprod(np.flip(unlearned, -1), axis=-1), -1).astype(bool)
     on = first_learned[..., :-1] & rest_unlearned[..., 1:]
     return on.sum(axis=0)
+
+
+def prediction_distance(Sxx, W, W_ref) -> np.ndarray:
+    """||Sxx^{1/2} (W - W_ref)||_F / ||Sxx^{1/2} W_ref||_F: the distance between the
+    predictions X W and X W_ref (root mean square over samples), relative to the size of
+    the reference's predictions; absolute if W_ref predicts 0. Directions of tiny input
+    variance, which dominate the parameter distance `relative_distance`, barely count.
+
+    Sxx : (p, p); W, W_ref : (..., p, d) broadcasting. Returns shape (...).
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    W_ref = v.as_float_array(W_ref, "W_ref", min_ndim=2)
+    D = W - W_ref
+    num = np.sqrt(np.maximum(np.sum((Sxx @ D) * D, axis=(-2, -1)), 0.0))
+    den = np.sqrt(np.maximum(np.sum((Sxx @ W_ref) * W_ref, axis=(-2, -1)), 0.0))
+    return num / np.where(den > 0, den, 1.0)
+
+
+def population_excess(C, W, W_star) -> np.ndarray:
+    """Excess population loss 1/2 tr((W - W*)^T C (W - W*)) of W (..., p, d) over the
+    true map W* (p, d) when inputs have covariance C (p, p): the test loss on infinitely
+    many fresh samples minus the noise floor (`lib.problems.planted_low_rank`)."""
+    C = v.as_float_array(C, "C", ndim=2)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    W_star = v.as_float_array(W_star, "W_star", min_ndim=2)
+    D = W - W_star
+    return 0.5 * np.sum((C @ D) * D, axis=(-2, -1))

@@ -414,3 +414,62 @@ def bundled_regressions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "cancer mean -> se": (zscore(cancer[:, :10]), zscore(cancer[:, 10:20])),
         "digits auto-encoder": (pixels, pixels),
     }
+
+
+def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
+    """Gaussian regression with a planted low-rank map: Y = X W* + noise.
+
+    Rows of X are N(0, C) with C = R diag(cov_eigs) R^T (R Haar-orthogonal: a non-white
+    covariance in a random basis); W* = A diag(strengths) B^T with A (p, rank), B (d,
+    rank) random orthonormal columns; the noise is i.i.d. N(0, noise^2).
+
+    Parameters
+    ----------
+    n : samples; p, d : dimensions; rank : rank of W* (<= min(p, d)); noise : std >= 0
+    cov_eigs : (p,) positive eigenvalues of C; strengths : (rank,) singular values of
+    W* (default all 1); seed : int or Generator.
+
+    Returns
+    -------
+    X (n, p), Y (n, d), W_star (p, d), C (p, p). The population loss of any W is
+    1/2 tr((W - W*)^T C (W - W*)) + d noise^2 / 2 (see `population_excess`).
+    """
+    n = v.integer(n, "n", low=1)
+    p = v.integer(p, "p", low=1)
+    d = v.integer(d, "d", low=1)
+    rank = v.integer(rank, "rank", low=0, high=min(p, d))
+    noise = float(v.positive(noise, "noise", allow_zero=True))
+    cov_eigs = v.positive(cov_eigs, "cov_eigs")
+    if cov_eigs.shape != (p,):
+        raise ValueError(f"cov_eigs must have shape ({p},), got {cov_eigs.shape}")
+    strengths = np.ones(rank) if strengths is None else v.positive(strengths, "strengths", allow_zero=True)
+    if strengths.shape != (rank,):
+        raise ValueError(f"strengths must have shape ({rank},), got {strengths.shape}")
+    rng = _rng(seed)
+    R = random_orthogonal(p, rng)
+    C = (R * cov_eigs) @ R.T
+    A = random_orthogonal(p, rng)[:, :rank]
+    B = random_orthogonal(d, rng)[:, :rank]
+    W_star = (A * strengths) @ B.T
+    X = rng.standard_normal((n, p)) * np.sqrt(cov_eigs) @ R.T
+    Y = X @ W_star + noise * rng.standard_normal((n, d))
+    return X, Y, W_star, C
+
+
+def digit_images() -> np.ndarray:
+    """The 1797 UCI handwritten digits (8 x 8 pixels, values 0..16) that scikit-learn
+    ships, as an array of shape (1797, 64) scaled to [0, 1], rows = images.
+
+    Reads the file scikit-learn installs (sklearn/datasets/data/digits.csv.gz) without
+    importing scikit-learn, whose import costs more than a second; the same values as
+    `sklearn.datasets.load_digits().data / 16`. No download.
+    """
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("digit_images needs scikit-learn installed (it ships the data)")
+    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    data = np.loadtxt(path, delimiter=",")  # 64 pixels then the label, per row
+    return data[:, :64] / 16.0

@@ -71,3 +71,14 @@ def table(header, rows, digits: int = 3, atol: float = 0.0) -> None:
     print("  ".join(str(h).rjust(w) for h, w in zip(header, widths)))
     for r in cells:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+def mean_se(x, digits: int = 2, axis: int = -1) -> str:
+    """'mean ± standard error' of the samples along `axis` (e.g. over data splits or
+    seeds), the mean to `digits` significant digits and the error to one."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[axis]
+    if n < 2:
+        raise ValueError(f"x must hold at least 2 samples along axis {axis}, got shape {x.shape}")
+    se = np.std(x, axis=axis, ddof=1) / np.sqrt(n)
+    return f"{sig(np.mean(x, axis=axis), digits)} ± {sig(se, 1)}"

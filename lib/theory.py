@@ -874,3 +874,145 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         delta_star = np.where(later & (R > 0), (np.log(1 / eps) / R - offset) / dT, np.nan)
     return delta_star, g
+
+
+# ------------------------------------------------- critical points of two-layer regression
+def whitened_regression(Sxx, Sxy, rtol=1e-10):
+    """The regression in prediction space, where f is an isotropic quadratic.
+
+    With Sxx = Q diag(lam) Q^T restricted to its range (eigenvalues above rtol * lam_max;
+    the rest are directions the data never vary along, where W does not change f),
+    Z = Sxx^{1/2} W and M = Sxx^{+1/2} Sxy, the loss is f(W) = f* + 1/2 ||Z - M||_F^2.
+    The SVD M = sum_i s_i u_i v_i^T gives the reduced-rank regression order: s_i^2 are
+    the eigenvalues of Sxy^T Sxx^+ Sxy, and W^{k,*} keeps the k largest.
+
+    Parameters
+    ----------
+    Sxx : (p, p) symmetric positive semi-definite; Sxy : (p, d) with columns in the
+    range of Sxx (true for moments of data); rtol : relative cut for both spectra.
+
+    Returns
+    -------
+    dict with half (p, p) = Sxx^{1/2}, inv_half (p, p) = Sxx^{+1/2}, U (p, m), s (m,)
+    decreasing, V (d, m): the m modes with s_i > rtol * s_1 (m = rank of M).
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
+    p = Sxy.shape[0]
+    if Sxx.shape != (p, p):
+        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+    if not np.allclose(Sxx, Sxx.T, atol=1e-12 * max(np.abs(Sxx).max(), 1e-300)):
+        raise ValueError("Sxx must be symmetric")
+    lam, Q = np.linalg.eigh(Sxx)
+    if lam.max() <= 0:
+        raise ValueError("Sxx must have a positive eigenvalue")
+    keep = lam > rtol * lam.max()
+    Qr, lr = Q[:, keep], lam[keep]
+    half = (Qr * np.sqrt(lr)) @ Qr.T
+    inv_half = (Qr / np.sqrt(lr)) @ Qr.T
+    if np.linalg.norm(Sxy - Qr @ (Qr.T @ Sxy)) > 1e-8 * max(np.linalg.norm(Sxy), 1e-300):
+        raise ValueError("Sxy must lie in the range of Sxx (moments of data do)")
+    U, s, Vt = np.linalg.svd(inv_half @ Sxy, full_matrices=False)
+    m = int(np.sum(s > rtol * s[0])) if s[0] > 0 else 0
+    return {"half": half, "inv_half": inv_half, "U": U[:, :m], "s": s[:m], "V": Vt[:m].T}
+
+
+def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
+    """End-to-end maps of critical points of f(W_1 W_2) (Baldi and Hornik, 1989).
+
+    For a subset I of the modes of `whitened_regression` (indices into s, decreasing),
+    W_I = W_ols V_I V_I^T = Sxx^{+1/2} sum_{i in I} s_i u_i v_i^T, with W_ols = Sxx^+ Sxy
+    the minimum-norm least-squares map. Factors W_1 = W_ols V_I, W_2 = V_I^T (any hidden
+    width >= |I|, zero-padded) have zero gradient, and f(W_I) = f(0) - 1/2 sum_{i in I}
+    s_i^2. I = {0, ..., k-1} is the reduced-rank solution W^{k,*}; I = all is W_ols.
+
+    Parameters
+    ----------
+    Sxx : (p, p), Sxy : (p, d) as in `whitened_regression`
+    subsets : sequence of K sequences of distinct mode indices in [0, m)
+
+    Returns
+    -------
+    W : (K, p, d), the minimum-norm maps (rows in the range of Sxx)
+    """
+    wr = whitened_regression(Sxx, Sxy, rtol)
+    m = wr["s"].size
+    mask = np.zeros((len(subsets), m), dtype=bool)
+    for j, I in enumerate(subsets):
+        idx = np.asarray(list(I), dtype=int)
+        if idx.size and (idx.min() < 0 or idx.max() >= m or np.unique(idx).size != idx.size):
+            raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {m})")
+        mask[j, idx] = True
+    left = wr["inv_half"] @ wr["U"]  # (p, m)
+    return (left * (mask * wr["s"])[:, None, :]) @ wr["V"].T
+
+
+def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
+    """The critical point W_I of `critical_points_two_layer` nearest to each map W in
+    prediction space, over all 2^m subsets I, and the distance ||Sxx^{1/2}(W - W_I)||_F.
+
+    With Z = Sxx^{1/2} W and a_i = u_i^T Z v_i, ||Z - C_I||^2 = ||Z||^2 + sum_{i in I}
+    (s_i^2 - 2 s_i a_i), minimised by I = {i : a_i > s_i / 2}: exact when the s_i are
+    distinct (else the critical set also holds rotations within tied modes).
+
+    Parameters
+    ----------
+    Sxx : (p, p), Sxy : (p, d); W : (..., p, d)
+
+    Returns
+    -------
+    members : (..., m) bool, i in I; distance : (...); a : (..., m) the coordinates a_i
+    """
+    wr = whitened_regression(Sxx, Sxy, rtol)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    if W.shape[-2:] != Sxy.shape:
+        raise ValueError(f"W must have trailing shape {Sxy.shape}, got {W.shape}")
+    Z = wr["half"] @ W
+    s = wr["s"]
+    a = np.sum((wr["U"].T @ Z) * wr["V"].T, axis=-1)  # diag(U^T Z V), with BLAS
+    members = a > s / 2
+    d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(np.where(members, s**2 - 2 * s * a, 0.0), axis=-1)
+    return members, np.sqrt(np.maximum(d2, 0.0)), a
+
+
+def sharpness_bound_two_layer(Sxx, Sxy):
+    """Upper bound 2 lam_max(Sxx) ||W_ols||_2 on the sharpness at the balanced two-layer
+    minimum (`sharpness_at_minimum` with depth 2), batched over leading axes.
+
+    At balanced factors ||W_1||_2^2 = ||W_2||_2^2 = ||W||_2, so the Gauss-Newton form
+    ||Sxx^{1/2}(dW_1 W_2 + W_1 dW_2)||^2 <= 2 lam_max ||W||_2 (||dW_1||^2 + ||dW_2||^2).
+    Hence eta = 2 / bound is a step size at which that minimum is linearly stable,
+    computed without an iterative eigensolver.
+
+    Sxx : (..., p, p), Sxy : (..., p, d). Returns shape (...).
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    if Sxx.shape[-1] != Sxy.shape[-2]:
+        raise ValueError(f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must share p")
+    W_ols = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
+    return 2 * np.linalg.eigvalsh(Sxx)[..., -1] * np.linalg.norm(W_ols, ord=2, axis=(-2, -1))
+
+
+def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
+    """Prediction-space distances ||Sxx^{1/2}(W - W_I)||_F from maps W (..., p, d) to the
+    critical points W_I of `critical_points_two_layer`, for each subset I; shape (..., K).
+
+    Uses ||Z - C_I||^2 = ||Z||^2 + sum_{i in I} (s_i^2 - 2 s_i a_i), Z = Sxx^{1/2} W,
+    a_i = u_i^T Z v_i (see `nearest_critical_point`): one pass over the maps for all I.
+    """
+    wr = whitened_regression(Sxx, Sxy, rtol)
+    W = v.as_float_array(W, "W", min_ndim=2)
+    if W.shape[-2:] != Sxy.shape:
+        raise ValueError(f"W must have trailing shape {Sxy.shape}, got {W.shape}")
+    s = wr["s"]
+    mask = np.zeros((len(subsets), s.size))
+    for j, I in enumerate(subsets):
+        idx = np.asarray(list(I), dtype=int)
+        if idx.size and (idx.min() < 0 or idx.max() >= s.size or np.unique(idx).size != idx.size):
+            raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {s.size})")
+        mask[j, idx] = 1.0
+    Z = wr["half"] @ W
+    a = np.sum((wr["U"].T @ Z) * wr["V"].T, axis=-1)  # diag(U^T Z V), with BLAS
+    d2 = np.sum(Z * Z, axis=(-2, -1))[..., None] + (s**2 - 2 * s * a) @ mask.T
+    return np.sqrt(np.maximum(d2, 0.0))
