@@ -324,7 +324,8 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d)
+    Sxx : (p, p), Sxy : (p, d), or with leading batch axes (..., p, p), (..., p, d)
+        broadcasting against the factors' (one data set per run).
     factors : list of L arrays, W_l of shape (..., r_{l-1}, r_l); leading axes are a
         batch of independent runs advanced together.
     eta : float, or array broadcasting to the batch shape (one step size per run).
@@ -337,17 +338,17 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
     iters : (m,) int array of recorded iterations, 0 and steps included
     products : (m, ..., p, d) end-to-end maps at those iterations
     """
-    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
-    p, d = Sxy.shape
-    if Sxx.shape != (p, p):
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    p, d = Sxy.shape[-2:]
+    if Sxx.shape[-2:] != (p, p):
         raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
     fs = check_factors(factors, p, d)
     steps = v.integer(steps, "steps", low=0)
     every = v.integer(every, "every", low=1)
     check_every = v.integer(check_every, "check_every", low=1)
     eta = v.positive(eta, "eta")
-    batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs))
+    batch = np.broadcast_shapes(Sxx.shape[:-2], Sxy.shape[:-2], *(W.shape[:-2] for W in fs))
     try:
         eta_b = np.broadcast_to(eta, batch)[..., None, None]
     except ValueError as exc:
