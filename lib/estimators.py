@@ -381,6 +381,7 @@ def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max
     """
     X, Y = check_data(X, Y)
     mu = float(v.positive(mu, "mu", allow_zero=True))
+    tol = float(v.positive(tol, "tol"))
     if method not in ("auto", "closed", "fista"):
         raise ValueError(f"method must be 'auto', 'closed' or 'fista', got {method!r}")
     if mu == 0:
