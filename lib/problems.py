@@ -229,3 +229,30 @@ def small_random_start(p, d, scale, depth=2, width=None, seed=0):
     dims = [p] + [r] * (L - 1) + [d]
     rng = _rng(seed)
     return [rng.standard_normal((dims[l], dims[l + 1])) * scale / np.sqrt(dims[l]) for l in range(L)]
+
+
+def digits_halves(split_seed=0, n_train=1000, n_validation=400):
+    """The digits regression of chapters/08_real_regression: predict the lower half of each
+    8x8 scikit-learn digit (32 pixels) from its upper half (32 pixels).
+
+    Images scaled to [0, 1], split at random (permutation with `split_seed`) into train
+    (first n_train), validation (next n_validation) and test (the rest), and centred
+    with the training mean only.
+
+    Returns
+    -------
+    dict with keys 'train', 'validation', 'test', each an (X, Y) pair of arrays of
+    shapes (m, 32) and (m, 32).
+    """
+    from sklearn.datasets import load_digits  # imported here: only this loader needs it
+
+    n_train = v.integer(n_train, "n_train", low=1)
+    n_validation = v.integer(n_validation, "n_validation", low=0)
+    images = load_digits().data / 16.0
+    if n_train + n_validation >= len(images):
+        raise ValueError(f"n_train + n_validation must be < {len(images)}, got {n_train + n_validation}")
+    order = _rng(split_seed).permutation(len(images))
+    split = {"train": order[:n_train], "validation": order[n_train:n_train + n_validation],
+             "test": order[n_train + n_validation:]}
+    mean = images[split["train"]].mean(axis=0)
+    return {name: (images[idx][:, :32] - mean[:32], images[idx][:, 32:] - mean[32:]) for name, idx in split.items()}
