@@ -132,6 +132,8 @@ def descent_filter(lam, t, eta=None):
     if eta is None:
         return -np.expm1(-lam * t)
     eta = float(v.positive(eta, "eta"))
+    if np.any(t != np.round(t)):
+        raise ValueError("t must hold whole numbers of steps when eta is given")
     if np.any(eta * lam >= 2):
         raise ValueError(f"eta must be < 2 / max(lam) = {2 / lam.max():.6g} for a stable iteration, got {eta:g}")
     return 1.0 - (1.0 - eta * lam) ** t
