@@ -244,11 +244,9 @@ def digits_halves(split_seed=0, n_train=1000, n_validation=400):
     dict with keys 'train', 'validation', 'test', each an (X, Y) pair of arrays of
     shapes (m, 32) and (m, 32).
     """
-    from sklearn.datasets import load_digits  # imported here: only this loader needs it
-
     n_train = v.integer(n_train, "n_train", low=1)
     n_validation = v.integer(n_validation, "n_validation", low=0)
-    images = load_digits().data / 16.0
+    images = _digits_pixels() / 16.0
     if n_train + n_validation >= len(images):
         raise ValueError(f"n_train + n_validation must be < {len(images)}, got {n_train + n_validation}")
     order = _rng(split_seed).permutation(len(images))
@@ -256,3 +254,20 @@ def digits_halves(split_seed=0, n_train=1000, n_validation=400):
              "test": order[n_train + n_validation:]}
     mean = images[split["train"]].mean(axis=0)
     return {name: (images[idx][:, :32] - mean[:32], images[idx][:, 32:] - mean[32:]) for name, idx in split.items()}
+
+
+def _digits_pixels() -> np.ndarray:
+    """The (1797, 64) pixel matrix of scikit-learn's `load_digits().data`, read from the
+    CSV file shipped inside the package (what load_digits reads) without importing
+    sklearn, whose import costs about a second; falls back to load_digits."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+        if os.path.exists(path):
+            return np.loadtxt(path, delimiter=",")[:, :64]
+    from sklearn.datasets import load_digits
+
+    return load_digits().data

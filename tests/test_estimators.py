@@ -206,3 +206,17 @@ def test_refit_on_support_under_the_decomposition_is_the_sequential_limit():
 def test_bad_inputs_raise_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_digits_halves_reproduces_the_real_data_chapter():
+    from sklearn.datasets import load_digits
+
+    sets = problems.digits_halves()
+    images = load_digits().data / 16.0
+    order = np.random.default_rng(0).permutation(len(images))
+    train = images[order[:1000]]
+    mean = train.mean(axis=0)
+    np.testing.assert_array_equal(sets["train"][0], train[:, :32] - mean[:32])
+    np.testing.assert_array_equal(sets["test"][1], images[order[1400:]][:, 32:] - mean[32:])
+    with pytest.raises(ValueError, match="n_train"):
+        problems.digits_halves(n_train=1500, n_validation=400)
