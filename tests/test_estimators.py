@@ -220,3 +220,14 @@ def test_digits_halves_reproduces_the_real_data_chapter():
     np.testing.assert_array_equal(sets["test"][1], images[order[1400:]][:, 32:] - mean[32:])
     with pytest.raises(ValueError, match="n_train"):
         problems.digits_halves(n_train=1500, n_validation=400)
+
+
+def test_gradient_descent_moments_accepts_one_data_set_per_run():
+    probs = [problems.moments(*_general(s, p=4, d=3)) for s in range(3)]
+    Sxx = np.stack([pr[0] for pr in probs])
+    Sxy = np.stack([pr[1] for pr in probs])
+    start = problems.small_random_start(4, 3, 0.1, seed=0)
+    _, W = dynamics.gradient_descent_moments(Sxx, Sxy, start, 0.01, 50)
+    for b in range(3):
+        _, Wb = dynamics.gradient_descent_moments(Sxx[b], Sxy[b], start, 0.01, 50)
+        np.testing.assert_allclose(W[:, b], Wb, atol=1e-12)
