@@ -457,19 +457,32 @@ def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
 
 
 def digit_images() -> np.ndarray:
-    """The 1797 UCI handwritten digits (8 x 8 pixels, values 0..16) that scikit-learn
-    ships, as an array of shape (1797, 64) scaled to [0, 1], rows = images.
+    """The 1797 UCI handwritten digits (8 x 8 pixels) that scikit-learn ships, scaled to
+    [0, 1]: shape (1797, 64), one image per row; the same values as
+    `sklearn.datasets.load_digits().data / 16`, read without importing scikit-learn."""
+    return _bundled_csv("digits.csv.gz", skiprows=0)[:, :64] / 16.0  # then the label
 
-    Reads the file scikit-learn installs (sklearn/datasets/data/digits.csv.gz) without
-    importing scikit-learn, whose import costs more than a second; the same values as
-    `sklearn.datasets.load_digits().data / 16`. No download.
+
+def digits_halves(split_seed=0, n_train=1000, n_validation=400):
+    """The digits regression of chapters/08_real_regression: predict the lower half of each
+    8x8 scikit-learn digit (32 pixels) from its upper half (32 pixels).
+
+    Images scaled to [0, 1], split at random (permutation with `split_seed`) into train
+    (first n_train), validation (next n_validation) and test (the rest), and centred
+    with the training mean only.
+
+    Returns
+    -------
+    dict with keys 'train', 'validation', 'test', each an (X, Y) pair of arrays of
+    shapes (m, 32) and (m, 32).
     """
-    import importlib.util
-    import os
-
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("digit_images needs scikit-learn installed (it ships the data)")
-    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
-    data = np.loadtxt(path, delimiter=",")  # 64 pixels then the label, per row
-    return data[:, :64] / 16.0
+    n_train = v.integer(n_train, "n_train", low=1)
+    n_validation = v.integer(n_validation, "n_validation", low=0)
+    images = digit_images()
+    if n_train + n_validation >= len(images):
+        raise ValueError(f"n_train + n_validation must be < {len(images)}, got {n_train + n_validation}")
+    order = _rng(split_seed).permutation(len(images))
+    split = {"train": order[:n_train], "validation": order[n_train:n_train + n_validation],
+             "test": order[n_train + n_validation:]}
+    mean = images[split["train"]].mean(axis=0)
+    return {name: (images[idx][:, :32] - mean[:32], images[idx][:, 32:] - mean[32:]) for name, idx in split.items()}

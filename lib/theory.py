@@ -13,7 +13,8 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from . import _validate as v
-from .problems import check_data
+from .estimators import reduced_rank_regression  # noqa: F401  (moved; re-exported)
+from .problems import check_data  # noqa: F401
 
 
 def _times(t) -> np.ndarray:
@@ -215,32 +216,6 @@ def rrr_mode_order(sigma, lam):
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam")
     return np.argsort(-(sigma**2) / lam, kind="stable")
-
-
-def reduced_rank_regression(X, Y, k):
-    """Minimum-norm minimiser of ||Y - X W||_F^2 over W (p, d) of rank <= k.
-
-    W_ols = pinv(X) Y is the minimum-norm least-squares solution; the best rank-k
-    approximation of the fit X W_ols (Eckart-Young) is X W_ols V_k V_k^T with V_k the
-    top-k right singular vectors of X W_ols, and W_ols V_k V_k^T is the minimum-norm W
-    producing it (its rows lie in the row space of X). Works for rank-deficient X; the
-    solution is unique when the k-th and (k+1)-th singular values of X W_ols differ.
-
-    Parameters
-    ----------
-    X : (n, p), Y : (n, d), k : int in [0, min(p, d)]
-
-    Returns
-    -------
-    W : (p, d)
-    """
-    X, Y = check_data(X, Y)
-    p, d = X.shape[1], Y.shape[1]
-    k = v.integer(k, "k", low=0, high=min(p, d))
-    W_ols = np.linalg.pinv(X) @ Y
-    _, _, Vt = np.linalg.svd(X @ W_ols, full_matrices=False)
-    Vk = Vt[:k].T
-    return W_ols @ Vk @ Vk.T
 
 
 def gauss_newton_sharpness(Sxx, factors):
