@@ -18,13 +18,20 @@ W_{>l} = W_{l+1} ... W_L (identity when empty):
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from . import _validate as v
 from .problems import moments
 from .theory import mode_stable_step_size, sharpness_at_minimum
 
 DivergenceError = v.DivergenceError
+
+
+def _solve_ivp():
+    """scipy's solve_ivp, imported on first use: importing scipy.integrate takes about
+    half a second, which every chapter would pay in its first cell, flow or not."""
+    from scipy.integrate import solve_ivp
+
+    return solve_ivp
 
 
 # --------------------------------------------------------------------------- modes
@@ -192,14 +199,14 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
     t_end = float(times[-1]) if times.size else 0.0
     if L == 1:
         # Linear in w: integrate w itself (in log w the equation is stiff near w = 0).
-        sol = solve_ivp(lambda _, w: sigma - lam * w, (0.0, t_end), w0, t_eval=times,
+        sol = _solve_ivp()(lambda _, w: sigma - lam * w, (0.0, t_end), w0, t_eval=times,
                         method="DOP853", rtol=rtol, atol=1e-14)
     else:
         def rhs(_, u):
             w = np.exp(u)
             return L * w ** (1 - 2 / L) * (sigma - lam * w)
 
-        sol = solve_ivp(rhs, (0.0, t_end), np.log(w0), t_eval=times, method="DOP853", rtol=rtol, atol=1e-12)
+        sol = _solve_ivp()(rhs, (0.0, t_end), np.log(w0), t_eval=times, method="DOP853", rtol=rtol, atol=1e-12)
     if not sol.success:
         raise RuntimeError(f"mode_flow: the ODE solver failed: {sol.message}")
     w_sorted = sol.y.T if L == 1 else np.exp(sol.y.T)
@@ -471,7 +478,7 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13, return_factors=False
 
     times = np.unique(t.ravel())
     x0 = np.concatenate([W.ravel() for W in fs])
-    sol = solve_ivp(rhs, (0.0, float(times[-1])), x0, t_eval=times, method="DOP853", rtol=rtol, atol=atol)
+    sol = _solve_ivp()(rhs, (0.0, float(times[-1])), x0, t_eval=times, method="DOP853", rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"gradient_flow: the ODE solver failed: {sol.message}")
     order = np.searchsorted(times, t.ravel())
@@ -634,7 +641,7 @@ def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3
         return -np.concatenate([g.ravel() for g in grads])
 
     x0 = np.concatenate([W.ravel() for W in fs])
-    sol = solve_ivp(rhs, (0.0, float(s[-1])), x0, t_eval=s, method="DOP853", rtol=rtol, atol=atol)
+    sol = _solve_ivp()(rhs, (0.0, float(s[-1])), x0, t_eval=s, method="DOP853", rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"gradient_flow_batch: the ODE solver failed: {sol.message}")
     m = s.size
@@ -692,7 +699,7 @@ def gradient_flow_moments(Sxx, Sxy, factors, t, rtol=1e-10, atol=1e-30):
         return -np.concatenate([g.ravel() for g in grads])
 
     x0 = np.concatenate([W.ravel() for W in fs])
-    sol = solve_ivp(rhs, (0.0, float(t[-1])), x0, t_eval=t, method="DOP853", rtol=rtol, atol=atol)
+    sol = _solve_ivp()(rhs, (0.0, float(t[-1])), x0, t_eval=t, method="DOP853", rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"gradient_flow_moments: the ODE solver failed: {sol.message}")
     return np.stack([product(unpack(x)) for x in sol.y.T])

@@ -10,7 +10,6 @@ to shape (..., k); times `t` of any shape; results have shape t.shape + (..., k)
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 from . import _validate as v
 from .estimators import reduced_rank_regression  # noqa: F401  (moved; re-exported)
@@ -260,6 +259,8 @@ def gauss_newton_sharpness(Sxx, factors):
     if p * d <= 2:
         dense = np.column_stack([apply(e) for e in np.eye(p * d)])
         return float(np.linalg.eigvalsh((dense + dense.T) / 2).max())
+    from scipy.sparse.linalg import LinearOperator, eigsh  # imported here: ~0.3 s
+
     op = LinearOperator((p * d, p * d), matvec=apply, dtype=float)
     val = eigsh(op, k=1, which="LA", tol=1e-12, return_eigenvectors=False, v0=np.ones(p * d))
     return float(val[0])
@@ -412,7 +413,7 @@ def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
     U : (p, p), V : (d, d); factors : [W_1 (p, r), W_2 (r, d)]; k : number of modes (<= r)
     orthogonalise : bool, default True. False returns the naive ||s_i||^2 (no
         Gram-Schmidt): right for the first mode only, and badly wrong for later modes
-        when the hidden width is close to k (chapters/07_initialisation measures it).
+        when the hidden width is close to k (chapters/08_initialisation measures it).
 
     Returns
     -------
@@ -490,7 +491,7 @@ def escape_time_constant(sigma, lam, depth):
     upper limit of the leading term) and the w0-dependent remainder is
     -int_0^{w0} lam w^{a-1} / (L sigma (sigma - lam w)) dw = -lam w0^a / (2 sigma^2) (1 + O(w0)).
     The sign of C depends on L only: C < 0 for L = 3, 4, 5 and C > 0 for every L >= 6
-    (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in chapters/06_depth.
+    (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in chapters/07_depth.
 
     Parameters: sigma, lam > 0 broadcast together; depth >= 3. Returns an array of
     their broadcast shape.
@@ -513,7 +514,7 @@ def depth_shrink_threshold(depth, consecutive=True):
     smaller at depth L + 1 than at depth L (consecutive=True):
     w* > (1 + 1/L)^{-L (L + 1) / 2}, a number in (e^{-(L+1)/2}, e^{-L/2});
     or decreasing in L as a function of a real depth (consecutive=False): w* > e^{-L/2}.
-    Both follow from log(L w^{2-2/L}) = log L + 2 log w - (2/L) log w (chapters/06_depth).
+    Both follow from log(L w^{2-2/L}) = log L + 2 log w - (2/L) log w (chapters/07_depth).
     """
     L = v.depth(depth)
     if consecutive:
@@ -776,7 +777,7 @@ def plateau_instability_rates(sigma, lam, eta=None):
 
     a symmetric block whose top eigenvalue mu_ij is positive iff
     sigma_j^2 / lam_j > sigma_i^2 / lam_i (det J_ij < 0). Derived in
-    chapters/05_perturbations.
+    chapters/06_perturbations.
 
     Parameters
     ----------

@@ -6,10 +6,14 @@ unless every chapter in _toc.yml was executed top to bottom in one fresh kernel
 """
 
 import json
+import subprocess
+import sys
 
+import nbformat
 import pytest
 
 from tools.book import ROOT, toc_files, toc_notebooks
+from tools.notebook_macros import has_current_cell
 
 CHAPTERS = toc_notebooks()
 
@@ -22,7 +26,7 @@ def test_every_chapter_notebook_is_in_the_toc_and_back():
     on_disk = sorted(p.relative_to(ROOT) for folder in ("chapters", "appendices")
                      for p in (ROOT / folder).glob("*.ipynb"))
     assert on_disk == sorted(p.relative_to(ROOT) for p in CHAPTERS)
-    assert len(CHAPTERS) >= 1
+    assert len(CHAPTERS) >= 10  # ten chapters and two executed appendices
     for f in toc_files():
         assert (ROOT / f"{f}.ipynb").exists() or (ROOT / f"{f}.md").exists(), f"_toc.yml names a missing file {f}"
 
@@ -60,3 +64,25 @@ def test_every_printed_check_passed_and_every_figure_has_caption_and_label(path)
 def test_first_code_cell_imports_lib_and_sets_the_style(path):
     first = "".join(code_cells(path)[0]["source"])
     assert "from lib import" in first and "plotting.use_style()" in first
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_first_cell_carries_the_books_macros_for_jupyterlab(path):
+    """JupyterLab (jupyterlab-myst) reads the TeX macros from the first cell's front
+    matter; it must be the one `python -m tools.notebook_macros` generates from _config.yml."""
+    assert has_current_cell(nbformat.read(path, as_version=4)), \
+        f"{path.name}: stale or missing macro cell: run `python -m tools.notebook_macros`"
+
+
+@pytest.mark.parametrize("path", [p for p in CHAPTERS if p.parent.name == "chapters"], ids=lambda p: p.name)
+def test_first_code_cell_names_a_missing_package_in_one_line(path):
+    """Opened where `lib` is not installed, a chapter stops with one line that names the
+    package and the command to run, not with a traceback."""
+    imports = code_cells(path)[0]["source"]
+    imports = "".join(imports).split("\n\n")[0]  # the guarded import block
+    hide_lib = "import sys; sys.modules['lib'] = None  # as if lib were not installed\n"
+    proc = subprocess.run([sys.executable, "-c", hide_lib + imports], capture_output=True,
+                          text=True, cwd=path.parent, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == "", proc
+    assert proc.stderr == ("This chapter needs the package 'lib': in a clone of the book, run "
+                           "`pip install -r requirements.txt` (README).\n"), proc.stderr
