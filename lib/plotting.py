@@ -41,27 +41,22 @@ def use_style() -> None:
     matplotlib.rcParams.update(STYLE)
 
 
-# The key under which myst-nb finds glued outputs, and the prefix that hides them
-# (myst_nb.ext.glue: metadata["scrapbook"] = {name, mime_prefix}; GLUE_PREFIX).
-GLUE_MIME_PREFIX = "application/papermill.record/"
-
-
 def glue(name: str, fig) -> None:
-    """Store a figure under `name` for the book to paste elsewhere, without showing it.
+    """Show a figure in the chapter and store it under `name` for another page to paste.
 
-    The same output `myst_nb.glue(name, fig, display=False)` writes (myst-nb's glue
-    protocol: the figure's mime bundle with a hiding prefix, and a ``scrapbook``
-    metadata entry); importing myst_nb in a chapter would load nbformat and jsonschema,
-    about 3 s of CPU per kernel, for these few lines. The landing page pastes it with
-    ``{glue} name`` and ``:doc:``.
+    The same output as `myst_nb.glue(name, fig)` (myst-nb's glue protocol: the figure's
+    PNG with a ``scrapbook`` metadata entry naming it), without importing myst_nb, which
+    loads nbformat into the chapter's kernel for these few lines. The figure is shown, not
+    hidden: a page that pastes it (``{glue} name`` with ``:doc:``) points at the image file
+    the chapter's page writes, which exists only if the chapter displays these bytes. Use
+    it instead of ``plt.show()`` in the figure's cell.
 
     Parameters
     ----------
     name : str
         Key of the glued output, unique in the book (e.g. ``"key-staircase"``).
     fig : matplotlib.figure.Figure
-        Rendered to PNG at the book's resolution; left open, so that the chapter can
-        still show it.
+        Rendered to PNG at the book's resolution, then closed.
     """
     import base64
 
@@ -69,12 +64,9 @@ def glue(name: str, fig) -> None:
 
     if not (isinstance(name, str) and name):
         raise ValueError(f"name must be a non-empty string, got {name!r}")
-    buf = io.BytesIO()  # not png_bytes: the chapter still shows this figure afterwards
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    bundle = {GLUE_MIME_PREFIX + "image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-              GLUE_MIME_PREFIX + "text/plain": f"<figure {name}>"}
-    display(bundle, raw=True,
-            metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_MIME_PREFIX}})
+    png = png_bytes(fig, dpi=matplotlib.rcParams["savefig.dpi"])
+    bundle = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"<Figure {name}>"}
+    display(bundle, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": ""}})
 
 
 def mode_colors(k: int) -> list[str]:

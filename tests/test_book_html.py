@@ -166,8 +166,10 @@ class PageVisit:
         route.fulfill(path=str(local), headers={"Content-Type": ctype, "Access-Control-Allow-Origin": "*"})
 
     def open(self, url: str):
-        self.page.goto(url, wait_until="load")
-        self.page.wait_for_load_state("networkidle")
+        # Generous timeouts: under pytest the page competes for two cores with the book's
+        # build and nbval's kernels; a quiet machine loads the heaviest page in ~6 s.
+        self.page.goto(url, wait_until="load", timeout=120_000)
+        self.page.wait_for_load_state("networkidle", timeout=120_000)
         # Wait for MathJax to finish typesetting, where the page uses it.
         self.page.evaluate("() => (window.MathJax && MathJax.startup && MathJax.startup.promise) || null")
 
