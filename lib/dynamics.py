@@ -326,6 +326,26 @@ def _stable_eta(Sxx, Sxy, depth):
         return float("nan")
 
 
+def _check_moments(Sxx, Sxy, factors):
+    """Validate batched moments and factors together.
+
+    Returns (Sxx, Sxy, factors, batch): arrays (..., p, p), (..., p, d), the checked
+    factors, and the broadcast batch shape of moments and factors.
+    """
+    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
+    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    p, d = Sxy.shape[-2:]
+    if Sxx.shape[-2:] != (p, p):
+        raise ValueError(f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+    fs = check_factors(factors, p, d)
+    try:
+        batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs), Sxx.shape[:-2], Sxy.shape[:-2])
+    except ValueError as exc:
+        raise ValueError(f"the batch axes of Sxx {Sxx.shape[:-2]}, Sxy {Sxy.shape[:-2]} and the factors "
+                         "must broadcast together") from exc
+    return Sxx, Sxy, fs, batch
+
+
 def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every=16):
     """Gradient descent on the factors from the moments; see `gradient_descent`.
 
@@ -346,21 +366,12 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
     iters : (m,) int array of recorded iterations, 0 and steps included
     products : (m, ..., p, d) end-to-end maps at those iterations
     """
-    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    Sxx, Sxy, fs, batch = _check_moments(Sxx, Sxy, factors)
     p, d = Sxy.shape[-2:]
-    if Sxx.shape[-2:] != (p, p):
-        raise ValueError(f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
-    fs = check_factors(factors, p, d)
     steps = v.integer(steps, "steps", low=0)
     every = v.integer(every, "every", low=1)
     check_every = v.integer(check_every, "check_every", low=1)
     eta = v.positive(eta, "eta")
-    try:
-        batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs), Sxx.shape[:-2], Sxy.shape[:-2])
-    except ValueError as exc:
-        raise ValueError(f"the batch axes of Sxx {Sxx.shape[:-2]}, Sxy {Sxy.shape[:-2]} and the factors "
-                         "must broadcast together") from exc
     try:
         eta_b = np.broadcast_to(eta, batch)[..., None, None]
     except ValueError as exc:
@@ -672,20 +683,11 @@ def gradient_flow_moments(Sxx, Sxy, factors, t, rtol=1e-10, atol=1e-30):
     -------
     products : array, shape (t.size,) + batch + (p, d)
     """
-    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
+    Sxx, Sxy, fs, batch = _check_moments(Sxx, Sxy, factors)
     p, d = Sxy.shape[-2:]
-    if Sxx.shape[-2:] != (p, p):
-        raise ValueError(f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
-    fs = check_factors(factors, p, d)
     t = v.as_float_array(t, "t", ndim=1)
     if t.size == 0 or np.any(t < 0) or np.any(np.diff(t) <= 0):
         raise ValueError("t must be a non-empty increasing 1-D array of times >= 0")
-    try:
-        batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs), Sxx.shape[:-2], Sxy.shape[:-2])
-    except ValueError as exc:
-        raise ValueError(f"the batch axes of Sxx {Sxx.shape[:-2]}, Sxy {Sxy.shape[:-2]} and the factors "
-                         "must broadcast together") from exc
     fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
     shapes = [W.shape for W in fs]
     sizes = np.cumsum([0] + [W.size for W in fs])
