@@ -220,7 +220,8 @@ def bench_book(quick: bool) -> dict:
 
 
 LIVE_PROBE = """import json as _json
-_figure = _  # the interactive figure the previous cell returned
+# the interactive figure the previous cell returned: the latest output with a redraw()
+_figure = [v for _, v in sorted(Out.items()) if hasattr(v, "redraw")][-1]
 _live = _figure.children[1].children[0]
 _xs = [_live.min + (_live.max - _live.min) * f for f in (0.1, 0.3, 0.5, 0.7, 0.9)]
 _values = [_live.base ** x if hasattr(_live, "base") else x for x in _xs]
