@@ -1,4 +1,4 @@
-"""Tests of the functions added for chapters 6 and 7 (escape constant, depth threshold,
+"""Tests of the functions added for chapters 7 and 8 (escape constant, depth threshold,
 perturbation growth and measured stability threshold, naive effective strengths)."""
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Critical points of two-layer regression, prediction-space distances, one-layer descent
-in closed form, and descent on a batch of problems (chapter 8)."""
+in closed form, and descent on a batch of problems (chapter 9, real regression)."""
 
 import itertools
 

@@ -1,4 +1,4 @@
-"""Tests of the ordering statistics (chapter 9): order agreement, random spectra, and the
+"""Tests of the ordering statistics (chapter 10): order agreement, random spectra, and the
 exact rank-1 agreement probability."""
 
 import numpy as np
