@@ -13,7 +13,6 @@ import numpy as np
 
 from . import _validate as v
 from .estimators import reduced_rank_regression  # noqa: F401  (moved; re-exported)
-from .problems import check_data  # noqa: F401
 
 
 def _times(t) -> np.ndarray:
