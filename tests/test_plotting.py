@@ -1,4 +1,6 @@
-"""lib.plotting: the interactive figure's two modes, and its errors."""
+"""lib.plotting: the interactive figure's two modes (frames, live updates), and its errors."""
+
+import io
 
 import matplotlib
 
@@ -9,14 +11,44 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from ipywidgets.widgets.widget_link import DirectionalLink  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from lib import plotting  # noqa: E402
 
 
-def draw(eta):
-    fig, ax = plt.subplots(figsize=(2, 1.5))
-    ax.plot(np.arange(5) * eta)
-    return fig
+def make(moving_xlim=False):
+    """A small figure and its update; with moving_xlim the x axis follows the value."""
+    fig, ax = plt.subplots(figsize=(2.5, 1.8), layout=None)
+    fig.subplots_adjust(left=0.2, bottom=0.2)  # a fixed layout: fresh figures match
+    x = np.arange(5.0)
+    (line,) = ax.plot(x, 0 * x)
+    title = ax.set_title(" ")
+    ax.set_ylim(0, 5)
+
+    def update(eta):
+        line.set_ydata(x * eta)
+        title.set_text(f"eta = {eta:.2f}")
+        if moving_xlim:
+            # Clear of the spines: updated artists are drawn over the static ones, so a
+            # line lying on a spine would differ from a fresh drawing by a pixel or two.
+            ax.set_xlim(-0.5, 0.5 + 4 * eta)
+        return [line, title]
+
+    return fig, update
+
+
+def pixels(png):
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def fresh_render(eta, **kwargs):
+    """The picture at eta drawn from scratch, with nothing reused."""
+    fig, update = make(**kwargs)
+    update(eta)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return pixels(buf.getvalue())
 
 
 def parts(box):
@@ -25,29 +57,42 @@ def parts(box):
     return frames, live, status, stack
 
 
-def test_precomputed_frames_and_a_live_frame():
-    box = plotting.interactive_figure(draw, "eta", [0.1, 0.2, 0.3], live_range=(0.01, 1.0))
+def test_precomputed_frames_are_the_figure_at_each_value():
+    box = plotting.interactive_figure(*make(), "eta", [0.1, 0.2, 0.3], live_range=(0.01, 1.0))
     frames, live, status, stack = parts(box)
     assert list(frames.options) == ["0.1", "0.2", "0.3"]
     assert len(stack.children) == 4 and stack.selected_index == 0
     pngs = [img.value for img in stack.children[:3]]
     assert len(set(pngs)) == 3  # one distinct picture per value
-    assert pngs[1] == plotting.png_bytes(draw(0.2))  # frames are draw() at the values
+    assert np.array_equal(pixels(pngs[1]), fresh_render(0.2))
 
 
 def test_live_slider_redraws_for_a_value_that_was_not_precomputed():
-    box = plotting.interactive_figure(draw, "eta", [0.1, 0.2], live_range=(0.01, 1.0))
+    box = plotting.interactive_figure(*make(), "eta", [0.1, 0.2], live_range=(0.01, 1.0))
     frames, live, status, stack = parts(box)
     live.value = 0.77
     assert stack.selected_index == 2
-    assert stack.children[2].value == plotting.png_bytes(draw(0.77))
+    assert np.array_equal(pixels(stack.children[2].value), fresh_render(0.77))
     assert "eta = 0.77" in status.value and frames.index == 0
+    # The second update reuses the background: it must still equal a fresh drawing.
     seconds = box.redraw(0.5)
-    assert seconds > 0 and stack.children[2].value == plotting.png_bytes(draw(0.5))
+    assert seconds > 0
+    assert np.array_equal(pixels(stack.children[2].value), fresh_render(0.5))
+
+
+def test_a_moved_axis_limit_redraws_the_background():
+    """Ticks depend on the limits: a reused background would show the old ones."""
+    box = plotting.interactive_figure(*make(moving_xlim=True), "eta", [0.5],
+                                      live_range=(0.01, 1.0))
+    stack = parts(box)[3]
+    box.redraw(0.5)
+    box.redraw(0.9)
+    assert np.array_equal(pixels(stack.children[1].value), fresh_render(0.9, moving_xlim=True))
 
 
 def test_log_slider_covers_its_range():
-    box = plotting.interactive_figure(draw, "w0", [1e-3, 1e-2], live_range=(1e-4, 1e-1), log=True)
+    box = plotting.interactive_figure(*make(), "w0", [1e-3, 1e-2], live_range=(1e-4, 1e-1),
+                                      log=True)
     _, live, _, _ = parts(box)
     assert isinstance(live, widgets.FloatLogSlider)
     assert (live.min, live.max, live.base) == (-4.0, -1.0, 10)
@@ -55,21 +100,35 @@ def test_log_slider_covers_its_range():
 
 def test_the_frame_link_is_one_way():
     """Showing the live frame must not drag the frame slider to its last option."""
-    box = plotting.interactive_figure(draw, "eta", [0.1, 0.2], live_range=(0.01, 1.0))
+    box = plotting.interactive_figure(*make(), "eta", [0.1, 0.2], live_range=(0.01, 1.0))
     frames, _, _, stack = parts(box)
     assert isinstance(box.frame_link, DirectionalLink)
     assert box.frame_link.source == (frames, "index")
     assert box.frame_link.target == (stack, "selected_index")
 
 
+def test_update_must_return_the_artists_it_changed():
+    fig, _ = make()
+    with pytest.raises(ValueError, match="update must return the list of artists"):
+        plotting.interactive_figure(fig, lambda eta: None, "eta", [0.1], live_range=(0, 1))
+    other, _ = make()
+    with pytest.raises(ValueError, match="not in the figure"):
+        plotting.interactive_figure(fig, lambda eta: other.axes, "eta", [0.1],
+                                    live_range=(0, 1))
+
+
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(draw=None), "draw must be callable"),
+    (dict(fig=None), "fig must be a matplotlib Figure"),
+    (dict(update=None), "update must be callable"),
     (dict(values=[]), "values must hold at least one value"),
     (dict(values=[0.1, 0.1]), "values must be distinct"),
     (dict(live_range=(1.0, 0.5)), "live_range must be"),
     (dict(live_range=(0.0, 1.0), log=True), "live_range must be positive"),
 ])
 def test_bad_input_names_the_argument(kwargs, message):
-    args = dict(draw=draw, name="eta", values=[0.1, 0.2], live_range=(0.01, 1.0)) | kwargs
+    fig, update = make()
+    args = dict(fig=fig, update=update, name="eta", values=[0.1, 0.2],
+                live_range=(0.01, 1.0)) | kwargs
     with pytest.raises(ValueError, match=message):
-        plotting.interactive_figure(args.pop("draw"), args.pop("name"), args.pop("values"), **args)
+        plotting.interactive_figure(args.pop("fig"), args.pop("update"), args.pop("name"),
+                                    args.pop("values"), **args)
