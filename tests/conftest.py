@@ -11,6 +11,10 @@ import pytest
 
 from lib import problems
 from tools.book import ROOT
+from tools.sphinx_kernel_encryption import encrypt_kernel_transport
+
+# nbval's kernels are started like the build's: CurveZMQ-encrypted (see that module).
+encrypt_kernel_transport()
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +42,8 @@ def built_book(tmp_path_factory):
     # Sphinx prints "<path>: WARNING: ..." (and "ERROR:"); -W already turns them into a
     # failure, this also catches one that an extension logs outside -W's reach.
     assert not re.findall(r"(WARNING|ERROR|CRITICAL): ", log), log[-6000:]
+    # ... and the kernels' own log lines ("[IPKernelApp] WARNING | ..."), which a reader
+    # of the build log would worry about just the same.
+    assert not re.findall(r"WARNING|ERROR|CRITICAL", log), log[-6000:]
     assert "build succeeded" in log, log[-6000:]
     return src, src / "_build" / "html", log

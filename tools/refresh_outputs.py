@@ -17,12 +17,14 @@ import nbformat
 from nbclient import NotebookClient
 
 from tools.book import ROOT, toc_notebooks
+from tools.sphinx_kernel_encryption import encrypt_kernel_transport
 
 CELL_TIMEOUT = 300  # seconds, the same as the build's per-cell timeout
 
 
 def execute_in_place(path) -> float:
     """Execute one notebook top to bottom in a fresh kernel and write it back; seconds."""
+    encrypt_kernel_transport()  # as in the build: no plain-text kernel, no warning
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
