@@ -74,7 +74,9 @@ def lab(tmp_path_factory):
          "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
          f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
          f"--LabApp.workspaces_dir={root / 'workspaces'}",
-         "--LabApp.expose_app_in_browser=True"],  # window.jupyterapp, to run all cells
+         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run all cells
+         # as the README says: kernels get CurveZMQ keys (no plain-TCP warning)
+         "--KernelManager.transport_encryption=auto"],
         stdout=log, stderr=subprocess.STDOUT, cwd=root)
     try:
         deadline = time.monotonic() + 60
@@ -86,7 +88,7 @@ def lab(tmp_path_factory):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not start:\n{(root / 'server.log').read_text()[-3000:]}")
                 time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}", token, chapter.name
+        yield f"http://127.0.0.1:{port}", token, chapter.name, root / "server.log"
     finally:
         server.terminate()
         try:
@@ -108,7 +110,7 @@ VISIBLE_IMAGE = "(fig) => [...fig.querySelectorAll('img')].filter(i => i.offsetP
 
 def test_a_chapter_reruns_in_jupyterlab_with_a_live_figure(lab):
     sync_api = pytest.importorskip("playwright.sync_api")
-    base, token, name = lab
+    base, token, name, server_log = lab
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -147,6 +149,8 @@ def test_a_chapter_reruns_in_jupyterlab_with_a_live_figure(lab):
             assert len(after) == 1 and after != before, "the live slider did not change the figure"
             assert readouts.first.inner_text() == precomputed  # the static slider did not move
             assert target in status.inner_text(), status.inner_text()
+            log = server_log.read_text()
+            assert "Kernel started" in log and "without encryption" not in log, log[-3000:]
         finally:
             browser.close()
 
