@@ -10,6 +10,7 @@ produced this way, never edited by hand.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 
@@ -22,15 +23,54 @@ from tools.sphinx_kernel_encryption import encrypt_kernel_transport
 CELL_TIMEOUT = 300  # seconds, the same as the build's per-cell timeout
 
 
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def stable_widget_ids(nb, name: str):
+    """The notebook with its widget model ids replaced by ids that do not change per run.
+
+    ipywidgets names each model with a random uuid, which appears in the widget outputs
+    and the saved widget state; refreshing an unchanged chapter would then rewrite its
+    file. Models are created in the same order on every run, so the n-th model of
+    notebook `name` gets the first 32 hex digits of sha256(f"{name}:{n}").
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        An executed notebook; it is not modified.
+    name : str
+        The notebook's file name (ids differ between notebooks).
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        A copy with every occurrence of every model id replaced.
+    """
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    text = nbformat.writes(nb)
+    for n, model_id in enumerate(list(state)):
+        new_id = hashlib.sha256(f"{name}:{n}".encode()).hexdigest()[:32]
+        text = text.replace(model_id, new_id)
+    return nbformat.reads(text, as_version=4)
+
+
 def execute_in_place(path) -> float:
-    """Execute one notebook top to bottom in a fresh kernel and write it back; seconds."""
+    """Execute one notebook top to bottom in a fresh kernel and write it back; seconds.
+
+    Only what execution produces is stored: outputs, execution counts and the widget
+    state, with widget ids made stable (:func:`stable_widget_ids`) and without nbclient's
+    per-cell timestamps, so that refreshing an unchanged chapter leaves its file as it was.
+    """
     encrypt_kernel_transport()  # as in the build: no plain-text kernel, no warning
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # timestamps of an earlier refresh
     start = time.perf_counter()
-    NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+    NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    nbformat.write(nb, path)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    nbformat.write(stable_widget_ids(nb, path.name), path)
+    return seconds
 
 
 def main(argv: list[str]) -> int:
