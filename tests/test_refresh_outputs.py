@@ -1,5 +1,7 @@
 """tools.refresh_outputs: refreshing an unchanged chapter must not rewrite its file."""
 
+import hashlib
+
 import nbformat
 
 from tools.refresh_outputs import WIDGET_STATE, stable_widget_ids
@@ -29,7 +31,10 @@ def test_widget_ids_depend_only_on_the_notebook_and_creation_order():
     text = nbformat.writes(first)
     assert not any(i in text for i in IDS)
     state = first.metadata["widgets"][WIDGET_STATE]["state"]
-    box, image = list(state)
+    # the n-th model created is named by sha256("<notebook>:<n>")
+    box, image = (hashlib.sha256(f"02_continuous.ipynb:{n}".encode()).hexdigest()[:32]
+                  for n in (0, 1))
+    assert set(state) == {box, image} and state[image]["model_name"] == "ImageModel"
     # references stay consistent: the output shows the box, the box holds the image
     view = first.cells[0].outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]
     assert view["model_id"] == box
