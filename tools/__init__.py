@@ -1,1 +1,4 @@
-"""Scripts that work on the book itself (not part of `lib`, which knows nothing of notebooks)."""
+"""Scripts that work on the book itself.
+
+Not part of `lib`, which knows nothing of notebooks.
+"""

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def toc_files(root: Path = ROOT) -> list[str]:
-    """Every `file:` entry of `_toc.yml` in reading order (root first), without suffix."""
+    """Every `file:` entry of `_toc.yml` in reading order (root first), no suffix."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files = [toc["root"]]
 
@@ -29,4 +29,6 @@ def toc_files(root: Path = ROOT) -> list[str]:
 
 def toc_notebooks(root: Path = ROOT) -> list[Path]:
     """The chapter notebooks listed in `_toc.yml`, in order."""
-    return [root / f"{f}.ipynb" for f in toc_files(root) if (root / f"{f}.ipynb").exists()]
+    return [
+        root / f"{f}.ipynb" for f in toc_files(root) if (root / f"{f}.ipynb").exists()
+    ]

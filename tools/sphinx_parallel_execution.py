@@ -40,7 +40,7 @@ FINGERPRINT_FILE = "book-fingerprint.txt"
 
 
 def fingerprint(lib_dir: Path | None = None) -> str:
-    """SHA-256 of the ``lib`` package's source files and the computing packages' versions.
+    """SHA-256 of ``lib``'s source files and the computing packages' versions.
 
     Parameters
     ----------
@@ -61,7 +61,7 @@ def fingerprint(lib_dir: Path | None = None) -> str:
 
 
 def open_cache(path: Path, current: str):
-    """The jupyter-cache at `path`, emptied first if it was filled under another fingerprint.
+    """The jupyter-cache at `path`, emptied first if filled under another fingerprint.
 
     Parameters
     ----------
@@ -74,7 +74,9 @@ def open_cache(path: Path, current: str):
 
     stamp = path / FINGERPRINT_FILE
     if path.exists() and (not stamp.exists() or stamp.read_text() != current):
-        LOGGER.info("[parallel execution] lib or package versions changed: emptying %s", path)
+        LOGGER.info(
+            "[parallel execution] lib or package versions changed: emptying %s", path
+        )
         shutil.rmtree(path)
     cache = get_cache(str(path))
     path.mkdir(parents=True, exist_ok=True)
@@ -85,9 +87,13 @@ def open_cache(path: Path, current: str):
 def _execute(path: Path, nb, config):
     from jupyter_cache.executors.utils import single_nb_execution
 
-    return single_nb_execution(nb, cwd=str(path.parent), timeout=config.execution_timeout,
-                               allow_errors=config.execution_allow_errors,
-                               meta_override=True)
+    return single_nb_execution(
+        nb,
+        cwd=str(path.parent),
+        timeout=config.execution_timeout,
+        allow_errors=config.execution_allow_errors,
+        meta_override=True,
+    )
 
 
 def execute_uncached(app, env, docnames) -> None:
@@ -104,8 +110,10 @@ def execute_uncached(app, env, docnames) -> None:
     if config.execution_mode != "cache":
         return
     if config.execution_in_temp:
-        raise ExtensionError("sphinx_parallel_execution runs notebooks in their own folder; "
-                             "set execute.run_in_temp to false")
+        raise ExtensionError(
+            "sphinx_parallel_execution runs notebooks in their own folder; "
+            "set execute.run_in_temp to false"
+        )
     cache = open_cache(Path(config.execution_cache_path), fingerprint())
     todo = []
     for docname in docnames:
@@ -120,8 +128,11 @@ def execute_uncached(app, env, docnames) -> None:
     if not todo:
         return
     workers = min(len(todo), os.cpu_count() or 1)
-    LOGGER.info("[parallel execution] executing %d notebook(s), %d at a time",
-                len(todo), workers)
+    LOGGER.info(
+        "[parallel execution] executing %d notebook(s), %d at a time",
+        len(todo),
+        workers,
+    )
     # Longest first (by the size of their code) so that the two queues end together.
     todo.sort(key=lambda item: -sum(len(c.source) for c in item[1].cells))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -132,7 +143,9 @@ def execute_uncached(app, env, docnames) -> None:
         if result.err is None:
             cache.cache_notebook_bundle(
                 CacheBundleIn(nb, str(path), data={"execution_seconds": result.time}),
-                check_validity=False, overwrite=True)
+                check_validity=False,
+                overwrite=True,
+            )
             LOGGER.info("[parallel execution] %s: %.1f s", path.name, result.time)
     if failures and config.execution_raise_on_error:
         path, result = failures[0]
@@ -140,6 +153,7 @@ def execute_uncached(app, env, docnames) -> None:
 
 
 def setup(app):
+    """Register the extension (Sphinx entry point)."""
     app.connect("env-before-read-docs", execute_uncached)
     # Sphinx reads serially in jupyter-book (no -j), so nothing here needs merging.
     return {"parallel_read_safe": True, "parallel_write_safe": True}
