@@ -77,6 +77,27 @@ def integer(x, name: str, *, low: int | None = None, high: int | None = None) ->
     return x
 
 
+def times(t, name: str = "t") -> np.ndarray:
+    """Finite times (or iterations) since the start, any shape, all >= 0."""
+    arr = as_float_array(t, name)
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative (times or iterations since the start)")
+    return arr
+
+
+def check_data(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a data pair: X (n, p) and Y (n, d) finite, with the same n >= 1."""
+    X = as_float_array(X, "X", ndim=2)
+    Y = as_float_array(Y, "Y", ndim=2)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X and Y must have the same number of rows, got X {X.shape} and Y {Y.shape}"
+        )
+    if X.shape[0] < 1:
+        raise ValueError("X must have at least one row")
+    return X, Y
+
+
 def depth(x) -> int:
     """The network depth L >= 1."""
     return integer(x, "depth", low=1)

@@ -24,17 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
-from .problems import check_data, measure_assumption, moments
+from .problems import measure_assumption, moments, moments_with_energy
 
 
 # --------------------------------------------------------------------------- helpers
-def _moments3(X, Y):
-    """Sxx, Sxy and syy = ||Y||_F^2 / n."""
-    X, Y = check_data(X, Y)
-    Sxx, Sxy = moments(X, Y)
-    return Sxx, Sxy, float(np.sum(Y * Y) / X.shape[0])
-
-
 def _check_moments(Sxx, Sxy, syy=None):
     Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
@@ -75,8 +68,30 @@ def least_squares(X, Y):
     -------
     W : (p, d)
     """
-    X, Y = check_data(X, Y)
+    X, Y = v.check_data(X, Y)
     return np.linalg.pinv(X) @ Y
+
+
+def least_squares_moments(Sxx, Sxy):
+    """Minimum-norm least-squares map W_ols = Sxx^+ Sxy, from the moments.
+
+    The same map as `least_squares` when Sxx, Sxy are moments of data (Sxy then lies in
+    the range of Sxx); use `least_squares` when X is at hand, which is better
+    conditioned (pinv of X, not of X^T X).
+
+    Parameters
+    ----------
+    Sxx : (..., p, p) array
+        Input second moments, symmetric positive semi-definite.
+    Sxy : (..., p, d) array
+        Input-output second moments; leading axes broadcast against Sxx's.
+
+    Returns
+    -------
+    W : (..., p, d) array
+    """
+    Sxx, Sxy, _ = _check_moments(Sxx, Sxy)
+    return np.linalg.pinv(Sxx, hermitian=True) @ Sxy
 
 
 def reduced_rank_regression(X, Y, k):
@@ -96,10 +111,10 @@ def reduced_rank_regression(X, Y, k):
     -------
     W : (p, d)
     """
-    X, Y = check_data(X, Y)
+    X, Y = v.check_data(X, Y)
     p, d = X.shape[1], Y.shape[1]
     k = v.integer(k, "k", low=0, high=min(p, d))
-    W_ols = np.linalg.pinv(X) @ Y
+    W_ols = least_squares(X, Y)
     _, _, Vt = np.linalg.svd(X @ W_ols, full_matrices=False)
     Vk = Vt[:k].T
     return W_ols @ Vk @ Vk.T
@@ -159,7 +174,7 @@ def ridge_regression(X, Y, alpha):
     -------
     W : (p, d), or (m, p, d) for an array of alphas
     """
-    Sxx, Sxy = moments(*check_data(X, Y))
+    Sxx, Sxy = moments(X, Y)
     alpha = v.positive(alpha, "alpha", allow_zero=True)
     if alpha.ndim > 1:
         raise ValueError(f"alpha must be a number or a 1-D array, got shape {alpha.shape}")
@@ -183,7 +198,7 @@ def early_stopped_regression(X, Y, t, eta=None):
     -------
     W : t.shape + (p, d)
     """
-    Sxx, Sxy = moments(*check_data(X, Y))
+    Sxx, Sxy = moments(X, Y)
     t = v.positive(t, "t", allow_zero=True)
     lam, _ = _eig(Sxx)
     return _filtered(Sxx, Sxy, descent_filter(lam, t[..., None], eta))
@@ -381,7 +396,7 @@ def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max
     -------
     W : (p, d)
     """
-    X, Y = check_data(X, Y)
+    X, Y = v.check_data(X, Y)
     mu = float(v.positive(mu, "mu", allow_zero=True))
     tol = float(v.positive(tol, "tol"))
     if method not in ("auto", "closed", "fista"):
@@ -394,7 +409,7 @@ def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max
             return W
         if method == "closed":
             raise ValueError("method 'closed' needs data with an exact common decomposition (eps = 0)")
-    Sxx, Sxy, syy = _moments3(X, Y)
+    Sxx, Sxy, syy = moments_with_energy(X, Y)
     return nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=W_init, tol=tol, max_iter=max_iter)[0]
 
 
@@ -410,7 +425,7 @@ def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
     -------
     W : (m, p, d), entry j the solution at mus[j]
     """
-    X, Y = check_data(X, Y)
+    X, Y = v.check_data(X, Y)
     mus = v.positive(mus, "mus", allow_zero=True)
     if mus.ndim != 1:
         raise ValueError(f"mus must be a 1-D array, got shape {mus.shape}")
@@ -435,7 +450,7 @@ def refit_on_support(X, Y, W, rtol=1e-8):
     -------
     W_refit : (p, d), with the row and column spaces of W (0 if W = 0)
     """
-    Sxx, Sxy = moments(*check_data(X, Y))
+    Sxx, Sxy = moments(X, Y)
     W = v.as_float_array(W, "W", ndim=2)
     if W.shape != Sxy.shape:
         raise ValueError(f"W must have shape {Sxy.shape}, got {W.shape}")

