@@ -97,17 +97,21 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
 
 
 def discrete_mode_gaps(sigma, lam, w0, eta, steps):
-    """Relative distance to the limit, y_t = 1 - lam w_t / sigma, of the depth-2 mode map,
-    computed without cancellation.
+    """Relative distance to the limit, y_t = 1 - lam w_t / sigma, of the depth-2 mode map.
 
-    With x = lam w / sigma and h = eta sigma the map x -> x (1 + h (1 - x))^2 becomes, exactly,
+    Computed without cancellation: with x = lam w / sigma and h = eta sigma the map
+    x -> x (1 + h (1 - x))^2 becomes, exactly,
 
         y_{t+1} = y_t (1 - 2h + h y_t (2 - h + h y_t)),
 
     which keeps full relative precision as y -> 0, where w_t itself rounds to sigma/lam.
     Needed to see where a bound fails close to saturation.
 
-    Parameters and broadcasting as `discrete_modes` (depth 2); w0 > 0.
+    Parameters
+    ----------
+    sigma, lam, w0, eta : arrays broadcasting to (..., k)
+        As in `discrete_modes` (depth 2); w0 > 0 and eta * sigma <= 2.
+    steps : int, >= 0
 
     Returns
     -------
@@ -213,7 +217,20 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
 
 # --------------------------------------------------------------------------- full matrices
 def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
-    """Validate a list of factors W_1 (..., p, r_1) ... W_L (..., r_{L-1}, d)."""
+    """Validate a list of factors that chain from p inputs to d outputs.
+
+    Parameters
+    ----------
+    factors : list or tuple of L arrays
+        W_1 (..., p, r_1), ..., W_L (..., r_{L-1}, d).
+    p, d : int
+        Input and output dimensions.
+
+    Returns
+    -------
+    list of L arrays
+        Float copies of the factors.
+    """
     if not isinstance(factors, (list, tuple)) or len(factors) == 0:
         raise ValueError("factors must be a non-empty list of 2-D arrays W_1, ..., W_L")
     fs = [v.as_float_array(W, f"factors[{i}]", min_ndim=2).copy() for i, W in enumerate(factors)]
@@ -228,7 +245,17 @@ def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
 
 
 def product(factors) -> np.ndarray:
-    """End-to-end map W_1 W_2 ... W_L (batched over leading axes)."""
+    """End-to-end map W_1 W_2 ... W_L, batched over leading axes.
+
+    Parameters
+    ----------
+    factors : list of L arrays
+        W_1 (..., p, r_1), ..., W_L (..., r_{L-1}, d).
+
+    Returns
+    -------
+    (..., p, d) array
+    """
     out = factors[0]
     for W in factors[1:]:
         out = out @ W
@@ -665,14 +692,31 @@ def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4,
     A step size counts as unstable when `perturbation_growth` exceeds `grow`. Each round
     runs `per_round` step sizes evenly inside the current bracket (one batched descent)
     and keeps the sub-interval where stability is lost, so the bracket shrinks by
-    per_round + 1 per round. The initial bracket must be stable at eta_lo and unstable
-    at eta_hi (checked; ValueError otherwise). Resolution in eta: a perturbation grows by
-    `grow` in `steps` steps only if its multiplier exceeds grow^(1/steps), i.e. about
-    log(grow) / (2 steps) relative above the linear threshold (1.2e-3 with the defaults).
+    per_round + 1 per round. Resolution in eta: a perturbation grows by `grow` in `steps`
+    steps only if its multiplier exceeds grow^(1/steps), i.e. about log(grow) / (2 steps)
+    relative above the linear threshold (1.2e-3 with the defaults). Compare with the
+    predicted limit of `lib.stability.stable_step_size`.
+
+    Parameters
+    ----------
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    factors : list of L 2-D arrays
+        The point whose stability is measured (typically a minimum).
+    eta_lo, eta_hi : float
+        Initial bracket: stable at eta_lo, unstable at eta_hi (checked; ValueError
+        otherwise).
+    steps, rounds, per_round : int
+        Steps per run, rounds of multisection, step sizes per round.
+    grow, kick : float
+        Growth that counts as unstable; size of the perturbation.
+    seed : int
+        Seed of the perturbation.
 
     Returns
     -------
-    (lo, hi) : the final bracket (floats).
+    lo, hi : float
+        The final bracket.
     """
     lo = float(v.positive(eta_lo, "eta_lo"))
     hi = float(v.positive(eta_hi, "eta_hi"))

@@ -64,8 +64,8 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     return w0 / (E + lam * w0 * G)
 
 
-def predicted_half_way_times(sigma, lam, w0, eta=None, depth=2):
-    """Predicted time (or iteration) at which w_i first reaches half of sigma_i / lam_i.
+def half_way_times(sigma, lam, w0, eta=None, depth=2):
+    """Predicted time (or iteration) at which each w_i first reaches half of sigma_i / lam_i.
 
     Gradient flow (eta None), depth 2: exact, from the closed form,
         t_half = log((sigma - lam w0) / (lam w0)) / (2 sigma).
@@ -76,9 +76,23 @@ def predicted_half_way_times(sigma, lam, w0, eta=None, depth=2):
     log(sigma / (2 lam w0)) / (2 log(1 + eta sigma)) (the geometric upper bound); the
     bracket is proved and measured in chapters/03_discrete.
     Depth 1: flow log(2 (1 - lam w0 / sigma)) / lam; descent divides by
-    -log(1 - eta lam) instead of lam.
+    -log(1 - eta lam) instead of lam. `lib.metrics.half_way_crossings` measures the same
+    times on a trajectory.
 
-    Returns an array of shape (..., k); modes that start at or above half-way give 0.
+    Parameters
+    ----------
+        sigma, lam, w0 : arrays broadcasting to (..., k)
+            Singular values of Sxy (> 0), eigenvalues of Sxx paired with them (> 0) and
+            initial strengths (> 0 for depth 2).
+    eta : None, float or array broadcasting to (..., k)
+        None for gradient flow; the step size(s) for gradient descent.
+    depth : int
+        1 or 2 (deeper: `half_way_time_any_depth`).
+
+    Returns
+    -------
+    (..., k) array
+        Times (flow) or iterations (descent); 0 for modes that start at or above half-way.
     """
     L = v.depth(depth)
     if L > 2:
@@ -112,6 +126,18 @@ def transition_time_rescaled(sigma, eta=None):
     Flow: T_i = 1 / sigma_i. Descent: T_i = 1 / log(1 + eta sigma_i) iterations per unit
     of delta, which is 1/(eta sigma_i) + 1/2 + O(eta sigma_i); the paper's
     1/(eta sigma_i) is its first-order term.
+
+    Parameters
+    ----------
+    sigma : array (..., k), > 0
+        Singular values of Sxy.
+    eta : None or float or array broadcasting with sigma
+        None for gradient flow, else the step size.
+
+    Returns
+    -------
+    array of sigma's (broadcast) shape
+        T_i.
     """
     sigma = v.positive(sigma, "sigma")
     if eta is None:
@@ -175,10 +201,21 @@ def poster_discrete_bounds(t, sigma, lam, w0, eta, corrected=True):
     As printed:  w0 / ((sigma - lam w0) exp(-c t) + lam w0)
     Corrected:   sigma w0 / ((sigma - lam w0) exp(-c t) + lam w0)
     with c = 2 eta sigma - 4 eta^2 sigma^2 for the lower bound and
-    c = 2 eta sigma + eta^2 sigma^2 for the upper bound.
+    c = 2 eta sigma + eta^2 sigma^2 for the upper bound. These are *claims*, not bounds:
+    chapters/03_discrete shows where each one fails.
 
-    Returns (lower, upper) with the shape convention of `continuous_modes`. These are
-    *claims*, not bounds: chapters/03_discrete shows where each one fails.
+    Parameters
+    ----------
+    t : array, any shape
+        Iterations >= 0.
+    sigma, lam, w0, eta : arrays broadcasting to (..., k)
+        As in `discrete_bounds`.
+    corrected : bool
+        Restore the sigma missing from the printed numerator.
+
+    Returns
+    -------
+    lower, upper : arrays of shape t.shape + (..., k)
     """
     t, sigma, lam, w0, eta = _check_bound_args(t, sigma, lam, w0, eta)
     h = eta * sigma
@@ -192,8 +229,23 @@ def poster_discrete_bounds(t, sigma, lam, w0, eta, corrected=True):
 
 
 def sequential_limit(U, V, sigma, lam, k):
-    """The plateau the depth-2 flow visits between T_k and T_{k+1} (vanishing init):
-    sum over the k largest sigma_i of (sigma_i / lam_i) u_i v_i^T, shape (p, d)."""
+    """The plateau the depth-2 flow visits between T_k and T_{k+1} (vanishing start).
+
+    sum over the k largest sigma_i of (sigma_i / lam_i) u_i v_i^T.
+
+    Parameters
+    ----------
+    U : (p, m) array, V : (d, m) array
+        Mode bases (e.g. from `lib.problems.measure_assumption`).
+    sigma, lam : (m,) arrays
+        Paired spectra (sigma >= 0, lam > 0).
+    k : int
+        Number of learned modes, 0 <= k <= m.
+
+    Returns
+    -------
+    (p, d) array
+    """
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
     sigma = v.positive(sigma, "sigma", allow_zero=True)
@@ -206,8 +258,20 @@ def sequential_limit(U, V, sigma, lam, k):
 
 
 def rrr_mode_order(sigma, lam):
-    """Order in which reduced-rank regression adds modes under the assumption: by
-    decreasing loss decrease sigma_i^2 / (2 lam_i). Returns indices into sigma."""
+    """Order in which reduced-rank regression adds modes under the exact assumption.
+
+    By decreasing loss decrease sigma_i^2 / (2 lam_i) (ties keep the given order).
+
+    Parameters
+    ----------
+    sigma, lam : (m,) arrays
+        Paired spectra (sigma >= 0, lam > 0).
+
+    Returns
+    -------
+    (m,) int array
+        Indices into sigma.
+    """
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam")
     return np.argsort(-(sigma**2) / lam, kind="stable")
@@ -257,7 +321,7 @@ def bound_rates(eta, sigma) -> BoundRates:
 
 
 def transition_window(sigma, eta, constants="tight"):
-    """Rescaled times (start, end) between which mode i makes its transition, from the bounds.
+    """Rescaled times (start, end) between which each mode makes its transition.
 
     With w0 = exp(-2 delta) and delta -> infinity, an upper bound on w_t of rate c_up keeps
     w(delta t) -> 0 for t < 2 / c_up, and a lower bound of rate c_low forces
@@ -266,7 +330,15 @@ def transition_window(sigma, eta, constants="tight"):
     (the geometric bound w0 (1 + h)^{2t} and the tight lower bound), so start = end =
     1 / log(1 + h): the transition time itself.
 
-    Returns (start, end), arrays shaped like sigma.
+    Parameters
+    ----------
+    sigma : array (k,), > 0
+    eta : float, > 0
+    constants : {"tight", "poster"}
+
+    Returns
+    -------
+    start, end : arrays shaped like sigma
     """
     sigma = v.positive(sigma, "sigma")
     eta = v.positive(eta, "eta")
@@ -282,8 +354,21 @@ def transition_window(sigma, eta, constants="tight"):
 
 
 def exactly_k_window_exists(sigma, eta, k, constants="poster"):
-    """True if some rescaled time has modes 1..k provably learned and k+1.. provably not:
-    end of mode k's window < start of mode k+1's (sigma sorted decreasing)."""
+    """Whether some rescaled time has modes 1..k provably learned and the others provably not.
+
+    That is: the end of mode k's `transition_window` precedes the start of mode k+1's.
+
+    Parameters
+    ----------
+    sigma : (m,) array, > 0, sorted decreasing
+    eta : float, > 0
+    k : int, 1 <= k < m
+    constants : {"poster", "tight"}
+
+    Returns
+    -------
+    bool
+    """
     sigma = v.positive(sigma, "sigma")
     k = v.integer(k, "k", low=1, high=sigma.size - 1)
     start, end = transition_window(sigma, eta, constants)
@@ -310,7 +395,7 @@ def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
 
     Returns
     -------
-    (k,) effective strengths, to use as `w0` in the closed forms and `predicted_half_way_times`.
+    (k,) effective strengths, to use as `w0` in the closed forms and `half_way_times`.
     """
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
@@ -327,12 +412,23 @@ def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
 
 
 def half_way_time_any_depth(sigma, lam, w0, depth):
-    """Exact time at which the balanced depth-L flow w' = L w^{2-2/L} (sigma - lam w)
-    reaches half its limit: the integral of dw / (L w^{2-2/L} (sigma - lam w)) from w0
-    to sigma / (2 lam), by quadrature in u = log w (smooth even for tiny w0).
+    """Exact half-way time of the balanced depth-L flow w' = L w^{2-2/L} (sigma - lam w).
 
-    Parameters: sigma, lam, w0 broadcast to (k,), 0 < w0 < sigma / (2 lam); depth >= 1.
-    Returns (k,) times. Depth 1 and 2 agree with `predicted_half_way_times` (the tests check it).
+    The integral of dw / (L w^{2-2/L} (sigma - lam w)) from w0 to sigma / (2 lam), by
+    quadrature in u = log w (smooth even for tiny w0). Depth 1 and 2 agree with
+    `half_way_times` (the tests check it).
+
+    Parameters
+    ----------
+    sigma, lam, w0 : arrays broadcasting to (k,)
+        Positive, with w0 < sigma / (2 lam).
+    depth : int
+        L >= 1.
+
+    Returns
+    -------
+    (k,) array
+        Times.
     """
     from scipy.integrate import quad
 
@@ -357,13 +453,24 @@ def half_way_time_any_depth(sigma, lam, w0, depth):
 
 
 def escape_time(sigma, w0, depth):
-    """Blow-up time of the small-w approximation w' = L sigma w^{2-2/L} for depth L >= 3:
-    w^{-(L-2)/L} decreases linearly and vanishes at t* = w0^{-(L-2)/L} / ((L - 2) sigma).
-    Polynomial in 1/w0 (slope -(L-2)/L in log-log), against log(1/w0)/(2 sigma) for L = 2.
-    Shape of sigma (and w0) broadcast together."""
+    """Blow-up time t* of the small-w approximation w' = L sigma w^{2-2/L}, depth L >= 3.
+
+    w^{-(L-2)/L} decreases linearly and vanishes at t* = w0^{-(L-2)/L} / ((L - 2) sigma):
+    polynomial in 1/w0 (slope -(L-2)/L in log-log), against log(1/w0)/(2 sigma) for L = 2.
+
+    Parameters
+    ----------
+    sigma, w0 : arrays broadcasting together, > 0
+    depth : int
+        L >= 3.
+
+    Returns
+    -------
+    array of the broadcast shape
+    """
     L = v.depth(depth)
     if L < 3:
-        raise ValueError("depth must be >= 3 for the polynomial escape time (depth 2: predicted_half_way_times)")
+        raise ValueError("depth must be >= 3 for the polynomial escape time (depth 2: half_way_times)")
     sigma = v.positive(sigma, "sigma")
     w0 = v.positive(w0, "w0")
     return w0 ** (-(L - 2) / L) / ((L - 2) * sigma)
@@ -386,14 +493,21 @@ def escape_time_constant(sigma, lam, depth):
     The sign of C depends on L only: C < 0 for L = 3, 4, 5 and C > 0 for every L >= 6
     (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in chapters/07_depth.
 
-    Parameters: sigma, lam > 0 broadcast together; depth >= 3. Returns an array of
-    their broadcast shape.
+    Parameters
+    ----------
+    sigma, lam : arrays broadcasting together, > 0
+    depth : int
+        L >= 3.
+
+    Returns
+    -------
+    array of the broadcast shape
     """
     from scipy.special import hyp2f1
 
     L = v.depth(depth)
     if L < 3:
-        raise ValueError("depth must be >= 3 (depth 2 has the logarithmic closed form predicted_half_way_times)")
+        raise ValueError("depth must be >= 3 (depth 2 has the logarithmic closed form half_way_times)")
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
     sigma, lam = np.broadcast_arrays(sigma, lam)
@@ -403,12 +517,21 @@ def escape_time_constant(sigma, lam, depth):
 
 
 def plateau_and_rrr_gains(sigma, lam):
-    """Loss decrease f(0) - f at each plateau of the two-layer flow (the k largest sigma_i
-    learned) and at the rank-k reduced-rank solution (the k largest sigma_i^2 / lam_i),
-    under the exact assumption, where mode i is worth sigma_i^2 / (2 lam_i).
+    """Loss decrease f(0) - f at each plateau of the flow and at each reduced-rank solution.
 
-    Parameters: sigma, lam of shape (..., m), sigma sorted decreasing along the last axis.
-    Returns (plateau, rrr), each of shape (..., m + 1): entry k is the gain at rank k.
+    Under the exact assumption mode i is worth sigma_i^2 / (2 lam_i): the two-layer flow's
+    k-th plateau keeps the k largest sigma_i, the rank-k reduced-rank solution the k
+    largest sigma_i^2 / lam_i.
+
+    Parameters
+    ----------
+    sigma, lam : arrays broadcasting to (..., m), > 0
+        sigma sorted decreasing along the last axis.
+
+    Returns
+    -------
+    plateau, rrr : arrays of shape (..., m + 1)
+        Entry k is the gain at rank k.
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -423,22 +546,26 @@ def plateau_and_rrr_gains(sigma, lam):
 
 
 def plateau_trace_distance_bound(t, sigma, lam, w0, eta, k):
-    """Upper bound on the trace-norm distance from depth-2 gradient descent, aligned
-    balanced start, to the k-th plateau, from the all-t bounds of `discrete_bounds`:
+    """Upper bound on the trace-norm distance from depth-2 descent to the k-th plateau.
+
+    From the all-t bounds of `discrete_bounds` (aligned balanced start):
 
         ||W_t - W_k||_* <= sum_{i <= k} (sigma_i / lam_i - lower_i(t)) + sum_{i > k} upper_i(t),
 
     where W_k keeps the first k modes at their limits sigma_i / lam_i (the rank-k
     reduced-rank solution when the modes are listed in decreasing sigma and the ordering
     condition holds; for the auto-encoder the top-k principal projector). Valid because
-    lower_i <= w_i(t) <= upper_i <= sigma_i / lam_i for every t (eps = 0).
+    lower_i <= w_i(t) <= upper_i <= sigma_i / lam_i for every t (eps = 0). The Frobenius
+    counterpart, with a lower bound too, is `plateau_frobenius_distance_bounds`.
 
     Parameters
     ----------
-    t : array of iterations >= 0, any shape
-    sigma, lam, w0 : (m,) modes in the order they are learned; eta * sigma <= 1/2.
-    eta : float > 0
-    k : int in [0, m]
+    t : array, any shape
+        Iterations >= 0.
+    sigma, lam, w0 : (m,) arrays
+        Modes in the order they are learned; eta * sigma <= 1/2.
+    eta : float, > 0
+    k : int, 0 <= k <= m
 
     Returns
     -------
@@ -480,23 +607,28 @@ def discrete_plateau_times(sigma, eta):
 
 
 def plateau_frobenius_distance_bounds(t, sigma, lam, w0, eta, k):
-    """Bounds on ||W_t - W^k||_F for depth-2 descent from the aligned balanced start,
-    W^k = sum_{i <= k} (sigma_i / lam_i) u_i v_i^T (the k largest sigma_i).
+    """Lower and upper bounds on the Frobenius distance from depth-2 descent to the k-th plateau.
 
-    From `discrete_bounds` (requires eta sigma_1 <= 1/2, 0 < w0 <= sigma / lam): the
-    modes are orthogonal rank-one terms, so the squared distance is
+    W^k = sum_{i <= k} (sigma_i / lam_i) u_i v_i^T (the k largest sigma_i). From
+    `discrete_bounds` (requires eta sigma_1 <= 1/2, 0 < w0 <= sigma / lam): the modes are
+    orthogonal rank-one terms, so the squared distance is
     sum_{i <= k} (sigma_i / lam_i - w_i)^2 + sum_{i > k} w_i^2, and each term is bounded
     by the lower / upper bound of its mode. Lower bound: the term of mode k + 1 alone
-    (0 for k = m).
+    (0 for k = m). The trace-norm counterpart is `plateau_trace_distance_bound`.
 
     Parameters
     ----------
-    t : array (any shape) of iterations; sigma, lam : (m,), sigma decreasing;
-    w0 : scalar or (m,); eta : scalar; k : int in [0, m].
+    t : array, any shape
+        Iterations >= 0.
+    sigma, lam : (m,) arrays
+        sigma decreasing.
+    w0 : float or (m,) array
+    eta : float, > 0
+    k : int, 0 <= k <= m
 
     Returns
     -------
-    (lower, upper), each of shape t.shape.
+    lower, upper : arrays of shape t.shape
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -549,9 +681,10 @@ def _gauss_legendre(a, b, nodes):
 
 
 def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
-    """Exact probability that the mode with the largest sigma_i also has the largest
-    gain sigma_i^2 / lam_i, for m i.i.d. modes drawn as in
-    `lib.problems.random_spectra` (lam log-uniform on [1/s, s], sigma = lam^beta tau).
+    """Exact probability that the mode with the largest sigma_i also has the largest gain.
+
+    Gain sigma_i^2 / lam_i, for m i.i.d. modes drawn as in `lib.problems.random_spectra`
+    (lam log-uniform on [1/s, s], sigma = lam^beta tau).
 
     With l = log lam, t = log tau, x = log sigma = beta l + t and y = log gain = 2x - l,
     the modes are i.i.d. points (x, y) and the event is "one point is above and to the
@@ -568,13 +701,21 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
 
     Parameters
     ----------
-    m : int >= 1; spread : float >= 1; tau_law : `lib.problems.FactorLaw` (or a frozen
-    scipy.stats law) on positive numbers; beta : float; nodes : Gauss-Legendre nodes
-    per axis and per piece.
+    m : int
+        Number of modes, >= 1.
+    spread : float
+        s >= 1.
+    tau_law : `lib.problems.FactorLaw` or frozen scipy.stats law
+        Law of tau, on positive numbers.
+    beta : float
+        Exponent of lam in sigma.
+    nodes : int
+        Gauss-Legendre nodes per axis and per piece.
 
     Returns
     -------
-    float, the probability (1 when spread = 1 or m = 1).
+    float
+        The probability (1 when spread = 1 or m = 1).
     """
     m = v.integer(m, "m", low=1)
     spread = float(v.as_float_array(spread, "spread", ndim=0))
@@ -666,7 +807,7 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
     grows like eps exp(R_ij (t - t_i)); along its own direction mode j starts from
     w0 = exp(-2 delta) and is learned at t_j. The eps seed wins when
     R_ij (t_j - t_i) > log(1 / eps), with t_i, t_j the depth-2 half-way times
-    (`predicted_half_way_times`), which are linear in delta:
+    (`half_way_times`), which are linear in delta:
     t_j - t_i = delta (T_j - T_i) + (T_j log(sigma_j / lam_j) - T_i log(sigma_i / lam_i)) / 2
     (large delta; T = `transition_time_rescaled`). The O(1) prefactor of the seed (the size
     of B's entry (j, i) relative to eps) is left out: it moves the answer by O(1) / g_ij,
@@ -773,20 +914,29 @@ def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
 
 
 def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
-    """The critical point W_I of `critical_points_two_layer` nearest to each map W in
-    prediction space, over all 2^m subsets I, and the distance ||Sxx^{1/2}(W - W_I)||_F.
+    """The critical point of the two-layer loss nearest to each map, in prediction space.
 
-    With Z = Sxx^{1/2} W and a_i = u_i^T Z v_i, ||Z - C_I||^2 = ||Z||^2 + sum_{i in I}
-    (s_i^2 - 2 s_i a_i), minimised by I = {i : a_i > s_i / 2}: exact when the s_i are
-    distinct (else the critical set also holds rotations within tied modes).
+    Over all 2^m subsets I of `critical_points_two_layer`, with the distance
+    ||Sxx^{1/2}(W - W_I)||_F. With Z = Sxx^{1/2} W and a_i = u_i^T Z v_i,
+    ||Z - C_I||^2 = ||Z||^2 + sum_{i in I} (s_i^2 - 2 s_i a_i), minimised by
+    I = {i : a_i > s_i / 2}: exact when the s_i are distinct (else the critical set also
+    holds rotations within tied modes).
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d); W : (..., p, d)
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    W : (..., p, d) array
+    rtol : float
+        Relative cut of `whitened_regression`.
 
     Returns
     -------
-    members : (..., m) bool, i in I; distance : (...); a : (..., m) the coordinates a_i
+    members : (..., m) bool array
+        i in I.
+    distance : (...) array
+    a : (..., m) array
+        The coordinates a_i.
     """
     wr = whitened_regression(Sxx, Sxy, rtol)
     W = v.as_float_array(W, "W", min_ndim=2)
@@ -801,11 +951,24 @@ def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
 
 
 def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
-    """Prediction-space distances ||Sxx^{1/2}(W - W_I)||_F from maps W (..., p, d) to the
-    critical points W_I of `critical_points_two_layer`, for each subset I; shape (..., K).
+    """Prediction-space distances from maps to the critical points W_I of given subsets.
 
-    Uses ||Z - C_I||^2 = ||Z||^2 + sum_{i in I} (s_i^2 - 2 s_i a_i), Z = Sxx^{1/2} W,
+    ||Sxx^{1/2}(W - W_I)||_F for the W_I of `critical_points_two_layer`, using
+    ||Z - C_I||^2 = ||Z||^2 + sum_{i in I} (s_i^2 - 2 s_i a_i), Z = Sxx^{1/2} W,
     a_i = u_i^T Z v_i (see `nearest_critical_point`): one pass over the maps for all I.
+
+    Parameters
+    ----------
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    W : (..., p, d) array
+    subsets : sequence of K sequences of distinct mode indices in [0, m)
+    rtol : float
+        Relative cut of `whitened_regression`.
+
+    Returns
+    -------
+    (..., K) array
     """
     wr = whitened_regression(Sxx, Sxy, rtol)
     W = v.as_float_array(W, "W", min_ndim=2)

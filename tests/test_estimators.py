@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _problems import LAM_REORDERED, SIGMA
+
 from lib import dynamics, estimators, metrics, problems, theory
 
-SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
-LAM = np.array([1.5, 0.4, 2.0, 1.0])
 
 
 def _general(seed, n=30, p=7, d=5, rank_deficient=False):
@@ -40,11 +40,11 @@ def _check_optimality(X, Y, W, mu, atol):
 
 @pytest.mark.parametrize("mu", [0.1, 0.7, 1.5, 2.5, 5.0])
 def test_nuclear_norm_closed_form_matches_fista_under_the_decomposition(mu):
-    X, Y = problems.aligned_problem(SIGMA, LAM, n=40, p=6, d=5, seed=1)
+    X, Y = problems.aligned_problem(SIGMA, LAM_REORDERED, n=40, p=6, d=5, seed=1)
     A = problems.measure_assumption(X, Y)
     W_closed = estimators.nuclear_norm_regression(X, Y, mu, method="closed")
     W_fista = estimators.nuclear_norm_regression(X, Y, mu, method="fista", tol=1e-14)
-    w = estimators.nuclear_norm_modes(SIGMA, LAM, mu)
+    w = estimators.nuclear_norm_modes(SIGMA, LAM_REORDERED, mu)
     np.testing.assert_allclose(W_closed, metrics.modes_to_map(A.U, A.V, w), atol=1e-12)
     np.testing.assert_allclose(W_fista, W_closed, atol=1e-6)
     _check_optimality(X, Y, W_closed, mu, 1e-9)
@@ -175,12 +175,12 @@ def test_schatten_threshold_and_solution_against_grid():
 
 
 def test_refit_on_support_under_the_decomposition_is_the_sequential_limit():
-    X, Y = problems.aligned_problem(SIGMA, LAM, n=40, p=6, d=5, seed=1)
+    X, Y = problems.aligned_problem(SIGMA, LAM_REORDERED, n=40, p=6, d=5, seed=1)
     A = problems.measure_assumption(X, Y)
     for k, mu in ((1, 2.5), (2, 1.5), (3, 0.8)):
         W = estimators.nuclear_norm_regression(X, Y, mu)
         np.testing.assert_allclose(estimators.refit_on_support(X, Y, W),
-                                   theory.sequential_limit(A.U, A.V, SIGMA, LAM, k), atol=1e-10)
+                                   theory.sequential_limit(A.U, A.V, SIGMA, LAM_REORDERED, k), atol=1e-10)
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,8 @@ def test_crossing_times_interpolate_and_flag_missing():
     assert out[0] == pytest.approx(1.5)
     assert np.isnan(out[1])
     with pytest.raises(ValueError, match="never reaches half"):
-        metrics.measured_half_way_times(t, y, [0.8, 1.0])
-    assert metrics.measured_half_way_times(t, y[:, :1], [0.8])[0] == pytest.approx(1.5)
+        metrics.half_way_crossings(t, y, [0.8, 1.0])
+    assert metrics.half_way_crossings(t, y[:, :1], [0.8])[0] == pytest.approx(1.5)
 
 
 def test_modes_to_map_inverts_mode_strengths(aligned):

@@ -52,7 +52,7 @@ def test_crossover_delta_solves_the_seed_balance():
     sigma, lam, eps = np.array([1.0, 0.45]), np.array([1.0, 0.05]), 1e-3
     d, g = theory.instability_crossover_delta(sigma, lam, eps)
     R = theory.plateau_instability_rates(sigma, lam)[0, 1]
-    t = theory.predicted_half_way_times(sigma, lam, np.exp(-2 * d[0, 1]))
+    t = theory.half_way_times(sigma, lam, np.exp(-2 * d[0, 1]))
     assert R * (t[1] - t[0]) == pytest.approx(np.log(1 / eps), rel=1e-6)
     assert g[0, 1] == pytest.approx(R * (1 / sigma[1] - 1 / sigma[0]))
     agree, _ = theory.instability_crossover_delta(np.array([2.0, 1.0]), np.array([1.0, 1.0]), eps)

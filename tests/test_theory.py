@@ -4,10 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
+from _problems import LAM, SIGMA
+
 from lib import dynamics, estimators, metrics, problems, stability, theory
 
-SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
-LAM = np.array([1.5, 0.8, 2.0, 1.0])
 
 
 def reference_ode(t, sigma, lam, w0, depth):
@@ -59,18 +59,28 @@ def test_closed_form_broadcasts_and_limits():
 
 def test_half_way_times_are_exact_for_the_flow():
     w0 = np.array([1e-6, 1e-5, 1e-4, 1e-6])
-    th = theory.predicted_half_way_times(SIGMA, LAM, w0)
+    th = theory.half_way_times(SIGMA, LAM, w0)
     w = theory.continuous_modes(th, SIGMA, LAM, w0)  # (4, 4): row i at mode i's time
     np.testing.assert_allclose(np.diag(w), SIGMA / LAM / 2, rtol=1e-10)
 
 
-def test_rescaled_transition_times():
-    np.testing.assert_allclose(theory.transition_time_rescaled(SIGMA), 1 / SIGMA)
-    eta = 0.01
+@pytest.mark.parametrize("eta", [None, 0.01, 0.2])
+def test_rescaled_transition_times_are_the_measured_limit(eta):
+    """Half-way time / delta of the simulated mode iterates tends to T_i: the relative
+    gap is log(sigma / lam) / (2 delta) + O(1 / delta^2) (below 2 / delta here)."""
     T = theory.transition_time_rescaled(SIGMA, eta)
-    np.testing.assert_allclose(T, 1 / np.log1p(eta * SIGMA))
-    # second-order expansion 1/(eta sigma) + 1/2 + O(eta sigma)
-    assert np.all(np.abs(T - (1 / (eta * SIGMA) + 0.5)) < eta * SIGMA)
+    for delta in (25.0, 100.0):
+        w0 = np.exp(-2 * delta)
+        if eta is None:
+            t = np.linspace(0.0, 1.2 * delta * T.max(), 20001)
+            w = theory.continuous_modes(t, SIGMA, LAM, w0)
+        else:
+            t = np.arange(int(1.2 * delta * T.max()) + 1.0)
+            w = dynamics.discrete_modes(SIGMA, LAM, w0, eta, t.size - 1)
+        measured = metrics.half_way_crossings(t, w, SIGMA / LAM) / delta
+        assert np.all(np.abs(measured / T - 1) < 2 / delta)
+    if eta is not None:  # the expansion 1/(eta sigma) + 1/2 + O(eta sigma)
+        assert np.all(np.abs(T - (1 / (eta * SIGMA) + 0.5)) < eta * SIGMA)
 
 
 @settings(max_examples=60, deadline=None)
@@ -198,12 +208,10 @@ def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
     kick = [1e-7 * rng.standard_normal(W.shape) for W in start]
 
     def growth(eta, steps=300):
-        Sxx, Sxy = problems.moments(X, Y)
-        fs = [W + k for W, k in zip(start, kick)]
-        for _ in range(steps):
-            grads, _ = dynamics.factor_gradients(Sxx, Sxy, fs)
-            fs = [W - eta * g for W, g in zip(fs, grads)]
-        dev = np.sqrt(sum(np.sum((W - W0) ** 2) for W, W0 in zip(fs, start)))
+        kicked = [W + k for W, k in zip(start, kick)]
+        *_, fs = dynamics.gradient_descent(X, Y, kicked, eta, steps, every=steps,
+                                           return_factors=True)
+        dev = np.sqrt(sum(np.sum((W[-1] - W0) ** 2) for W, W0 in zip(fs, start)))
         return dev / np.sqrt(sum(np.sum(k**2) for k in kick))
 
     assert growth(0.97 * limit) < 2.0
@@ -213,9 +221,19 @@ def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
     assert info.value.stable_eta == pytest.approx(limit, rel=1e-8)
 
 
-def test_mode_stable_step_size():
-    np.testing.assert_allclose(stability.mode_stable_step_size(SIGMA, LAM, 2), 1 / SIGMA)
-    np.testing.assert_allclose(stability.mode_stable_step_size(SIGMA, LAM, 1), 2 / LAM)
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_mode_stable_step_size_separates_convergence_from_oscillation(depth):
+    """Just below the per-mode limit the mode map converges to sigma / lam; just above
+    it the fixed point repels (a cycle, or divergence)."""
+    limit = stability.mode_stable_step_size(SIGMA, LAM, depth)
+    target = SIGMA / LAM
+    w = dynamics.discrete_modes(SIGMA, LAM, 0.9 * target, 0.97 * limit, 3000, depth)
+    np.testing.assert_allclose(w[-1], target, rtol=1e-8)
+    try:
+        w = dynamics.discrete_modes(SIGMA, LAM, 0.9 * target, 1.03 * limit, 3000, depth)
+    except dynamics.DivergenceError:
+        return
+    assert np.all(np.abs(w[-2:] / target - 1).max(axis=0) > 1e-3)
 
 
 @pytest.mark.parametrize(
@@ -233,7 +251,7 @@ def test_mode_stable_step_size():
         (lambda: estimators.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), 3), "k"),
         (lambda: estimators.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), -1), "k"),
         (lambda: estimators.reduced_rank_regression(np.ones((5, 3)), np.ones((4, 2)), 1), "X and Y"),
-        (lambda: theory.predicted_half_way_times(SIGMA, LAM, 0.0), "w0"),
+        (lambda: theory.half_way_times(SIGMA, LAM, 0.0), "w0"),
         (lambda: stability.sharpness_at_minimum(np.eye(3), np.ones((2, 2))), "Sxx"),
     ],
 )
@@ -260,7 +278,7 @@ def test_transition_windows_and_gap_condition():
     # Tight constants: no gap condition, any eta with eta sigma_1 < 1/2 works.
     assert theory.exactly_k_window_exists(sigma, 0.45, 1, "tight")
     start, end = theory.transition_window(sigma, 0.1, "tight")
-    np.testing.assert_allclose(start, 1 / np.log1p(0.1 * sigma))
+    np.testing.assert_allclose(start, theory.transition_time_rescaled(sigma, 0.1))
     with pytest.raises(ValueError, match="constants"):
         theory.transition_window(sigma, 0.1, "other")
 
@@ -275,9 +293,9 @@ def test_effective_initial_strengths_predict_random_starts(aligned):
         start = problems.small_random_start(6, 5, np.sqrt(w0), depth=2, width=5, seed=seed)
         _, W = dynamics.gradient_descent(X, Y, start, eta, steps)
         w = metrics.mode_strengths(W, A.U, A.V, 4)
-        measured = metrics.measured_half_way_times(np.arange(steps + 1.0), w, SIGMA / LAM)
+        measured = metrics.half_way_crossings(np.arange(steps + 1.0), w, SIGMA / LAM)
         w_eff = theory.effective_initial_strengths(A.U, A.V, start, 4)
-        assert np.all(np.abs(measured - theory.predicted_half_way_times(SIGMA, LAM, w_eff, eta=eta)) < 1.0)
+        assert np.all(np.abs(measured - theory.half_way_times(SIGMA, LAM, w_eff, eta=eta)) < 1.0)
     # For the aligned balanced start the effective strength is the true one.
     start = problems.aligned_start(A.U, A.V, np.full(4, 1e-6), depth=2, width=5, seed=2)
     np.testing.assert_allclose(theory.effective_initial_strengths(A.U, A.V, start, 4), 1e-6, rtol=1e-10)
@@ -298,7 +316,7 @@ def test_half_way_time_any_depth_matches_closed_form_and_flow(depth):
     w0 = np.array([1e-4, 1e-3, 1e-2, 1e-4])
     t_half = theory.half_way_time_any_depth(SIGMA, LAM, w0, depth)
     if depth <= 2:
-        np.testing.assert_allclose(t_half, theory.predicted_half_way_times(SIGMA, LAM, w0, depth=depth), rtol=1e-9)
+        np.testing.assert_allclose(t_half, theory.half_way_times(SIGMA, LAM, w0, depth=depth), rtol=1e-9)
     w = dynamics.mode_flow(t_half, SIGMA, LAM, w0, depth)  # (k, k): row i at mode i's time
     np.testing.assert_allclose(np.diag(w), SIGMA / LAM / 2, rtol=1e-7)
 
