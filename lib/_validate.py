@@ -113,7 +113,7 @@ def integer(x, name: str, *, low: int | None = None, high: int | None = None) ->
 
 
 def times(t, name: str = "t") -> np.ndarray:
-    """Finite times (or iterations) since the start, all >= 0: the one check of "t >= 0".
+    """Finite times (or iterations) since the start, all >= 0: the one "t >= 0" check.
 
     Parameters
     ----------
@@ -126,7 +126,9 @@ def times(t, name: str = "t") -> np.ndarray:
     """
     arr = as_float_array(t, name)
     if np.any(arr < 0):
-        raise ValueError(f"{name} must be non-negative (times or iterations since the start)")
+        raise ValueError(
+            f"{name} must be non-negative (times or iterations since the start)"
+        )
     return arr
 
 
@@ -146,7 +148,8 @@ def check_data(X, Y) -> tuple[np.ndarray, np.ndarray]:
     Y = as_float_array(Y, "Y", ndim=2)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(
-            f"X and Y must have the same number of rows, got X {X.shape} and Y {Y.shape}"
+            "X and Y must have the same number of rows, "
+            f"got X {X.shape} and Y {Y.shape}"
         )
     if X.shape[0] < 1:
         raise ValueError("X must have at least one row")

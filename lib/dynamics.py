@@ -97,7 +97,7 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
 
 
 def discrete_mode_gaps(sigma, lam, w0, eta, steps):
-    """Relative distance to the limit, y_t = 1 - lam w_t / sigma, of the depth-2 mode map.
+    """Relative distance y_t = 1 - lam w_t / sigma of the depth-2 mode map to its limit.
 
     Computed without cancellation: with x = lam w / sigma and h = eta sigma the map
     x -> x (1 + h (1 - x))^2 becomes, exactly,
@@ -373,7 +373,8 @@ def _check_moments(Sxx, Sxy, factors):
     p, d = Sxy.shape[-2:]
     if Sxx.shape[-2:] != (p, p):
         raise ValueError(
-            f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}"
+            f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, "
+            f"got {Sxx.shape}"
         )
     fs = check_factors(factors, p, d)
     shapes = [W.shape[:-2] for W in fs] + [Sxx.shape[:-2], Sxy.shape[:-2]]
@@ -490,7 +491,8 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
             if (t + 1) % check_every == 0 and not (
                     np.isfinite(W).all() and all(np.isfinite(F).all() for F in fs)):
                 fs[:] = snapshot
-                bad = _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, snapshot_step, t + 1)
+                bad = _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, snapshot_step,
+                                      t + 1)
                 raise _divergence_error(Sxx, Sxy, eta, fs, batch, bad)
             if (t + 1) % check_every == 0:
                 snapshot, snapshot_step = [F.copy() for F in fs], t + 1
@@ -615,7 +617,8 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=
         raise ValueError("factors must be 2-D for gradient_flow (no batch axes)")
     t = v.times(t)
     times = np.unique(t.ravel())
-    states = _integrate_flow(Sxx, Sxy, fs, times, rtol, _scaled_atol(fs, rtol, atol_scale))
+    atol = _scaled_atol(fs, rtol, atol_scale)
+    states = _integrate_flow(Sxx, Sxy, fs, times, rtol, atol)
     order = np.searchsorted(times, t.ravel())
     factors_t = [F[order].reshape(t.shape + F.shape[1:]) for F in states]
     prods = product(factors_t)
@@ -692,10 +695,10 @@ def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4,
     A step size counts as unstable when `perturbation_growth` exceeds `grow`. Each round
     runs `per_round` step sizes evenly inside the current bracket (one batched descent)
     and keeps the sub-interval where stability is lost, so the bracket shrinks by
-    per_round + 1 per round. Resolution in eta: a perturbation grows by `grow` in `steps`
-    steps only if its multiplier exceeds grow^(1/steps), i.e. about log(grow) / (2 steps)
-    relative above the linear threshold (1.2e-3 with the defaults). Compare with the
-    predicted limit of `lib.stability.stable_step_size`.
+    per_round + 1 per round. Resolution in eta: a perturbation grows by `grow` in
+    `steps` steps only if its multiplier exceeds grow^(1/steps), i.e. about
+    log(grow) / (2 steps) relative above the linear threshold (1.2e-3 with the
+    defaults). Compare with the predicted limit of `lib.stability.stable_step_size`.
 
     Parameters
     ----------

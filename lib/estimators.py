@@ -229,15 +229,16 @@ def early_stopped_regression(X, Y, t, eta=None):
 
 
 def spectral_risk(Sxx, W_star, noise_sd, n, filt, kind="estimation"):
-    """Exact risk of a spectral estimator Q diag(filt(lam) / lam) Q^T Sxy over the noise.
+    """Exact risk of the spectral estimator Q diag(filt(lam) / lam) Q^T Sxy, over noise.
 
     For fixed inputs with moments Sxx and outputs Y = X W_star + E, E i.i.d.
     N(0, noise_sd^2). With b_j = ||(Q^T W_star)_j||^2 (signal on eigendirection j) and d
     outputs: estimation E||W - W_star||_F^2 = sum_j (1 - f_j)^2 b_j
     + noise_sd^2 d / n sum_j f_j^2 / lam_j, in-sample prediction
-    E||X (W - W_star)||_F^2 / n = sum_j lam_j (1 - f_j)^2 b_j + noise_sd^2 d / n sum_j f_j^2
-    (sums over lam_j > 0 for the noise; f_j = 0 on the null space, where the whole signal
-    is bias).
+    E||X (W - W_star)||_F^2 / n
+    = sum_j lam_j (1 - f_j)^2 b_j + noise_sd^2 d / n sum_j f_j^2
+    (sums over lam_j > 0 for the noise; f_j = 0 on the null space, where the whole
+    signal is bias).
 
     Parameters
     ----------
@@ -545,7 +546,7 @@ def schatten_mode_threshold(sigma, lam, depth):
 
     Returns
     -------
-    array of the broadcast shape
+    array of the broadcast shape: mu*
     """
     L, sigma, lam = _schatten_args(sigma, lam, depth)
     q = 2.0 / L

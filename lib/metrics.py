@@ -43,9 +43,9 @@ def loss(X, Y, W) -> np.ndarray:
     """The loss f(W) = 1/(2n) ||Y - X W||_F^2 of each map.
 
     Computed from the moments of `lib.problems.moments_with_energy`,
-    1/2 tr(W^T Sxx W) - tr(W^T Sxy) + 1/(2n) ||Y||_F^2, so a trajectory of many maps costs
-    no pass over the data; rounding can leave a tiny negative value at an exact fit, which
-    is clipped to 0 (the loss is a squared norm).
+    1/2 tr(W^T Sxx W) - tr(W^T Sxy) + 1/(2n) ||Y||_F^2, so a trajectory of many maps
+    costs no pass over the data; rounding can leave a tiny negative value at an exact
+    fit, which is clipped to 0 (the loss is a squared norm).
 
     Parameters
     ----------
@@ -328,8 +328,8 @@ def plateau_distance(w, limits, k) -> np.ndarray:
     Parameters
     ----------
     w : (..., m) array
-        Mode strengths, modes listed in the order they are learned (for the auto-encoder:
-        decreasing variance); a trajectory (T, m) is fine.
+        Mode strengths, modes listed in the order they are learned (for the
+        auto-encoder: decreasing variance); a trajectory (T, m) is fine.
     limits : float or (m,) array
         The limits sigma_i / lam_i (1 for the auto-encoder).
     k : int

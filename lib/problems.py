@@ -67,8 +67,8 @@ def moments_with_energy(X, Y) -> tuple[np.ndarray, np.ndarray, float]:
 
     Parameters
     ----------
-    X : (n, p) array
-    Y : (n, d) array
+    X, Y
+        As in `moments`: (n, p) and (n, d) arrays.
 
     Returns
     -------
@@ -570,7 +570,7 @@ def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
 
 
 def digit_images() -> np.ndarray:
-    """The 1797 UCI handwritten digits (8 x 8 pixels) that scikit-learn ships, in [0, 1].
+    """The 1797 UCI handwritten digits (8 x 8 pixels) of scikit-learn, scaled to [0, 1].
 
     The same values as `sklearn.datasets.load_digits().data / 16`, read from the bundled
     copy without importing scikit-learn.

@@ -62,9 +62,9 @@ def check(label: str, error, tol, floor=None) -> bool:
 
     Use as `assert check(...)` so that a false claim fails the cell, and the printed
     verdict is what nbval compares. An error within a factor 10 of the tolerance is
-    printed to two significant digits (it is a modelling error, worth reading); a smaller
-    one as the power of ten above it, and one below `floor` as '<= floor': those digits
-    are rounding noise that differs between BLAS builds.
+    printed to two significant digits (it is a modelling error, worth reading); a
+    smaller one as the power of ten above it, and one below `floor` as '<= floor':
+    those digits are rounding noise that differs between BLAS builds.
 
     Parameters
     ----------

@@ -118,20 +118,17 @@ def sharpness_at_minimum(Sxx, Sxy, depth=2):
     """
     Sxx, Sxy = _check_pair(Sxx, Sxy)
     L = v.depth(depth)
-    return gauss_newton_sharpness(Sxx, balanced_factors(least_squares_moments(Sxx, Sxy), L))
+    factors = balanced_factors(least_squares_moments(Sxx, Sxy), L)
+    return gauss_newton_sharpness(Sxx, factors)
 
 
 def stable_step_size(Sxx, Sxy, depth=2):
-    """Largest step size at which the balanced minimum is linearly stable: 2 / sharpness.
+    """Largest step size at which the balanced minimum is stable: 2 / sharpness.
 
     Parameters
     ----------
-    Sxx : (p, p) array
-        Input second moment.
-    Sxy : (p, d) array
-        Input-output second moment.
-    depth : int
-        Number of factors L >= 1.
+    Sxx, Sxy, depth
+        As in `sharpness_at_minimum`: moments (p, p) and (p, d), and L >= 1.
 
     Returns
     -------
@@ -170,7 +167,9 @@ def sharpness_aligned(sigma, lam, depth=2, d=None):
     L = v.depth(depth)
     k = sigma.size
     if lam.size < k:
-        raise ValueError(f"lam must have at least len(sigma) = {k} entries, got {lam.size}")
+        raise ValueError(
+            f"lam must have at least len(sigma) = {k} entries, got {lam.size}"
+        )
     d = k if d is None else v.integer(d, "d", low=k)
     w_in = np.zeros(lam.size)
     w_in[:k] = sigma / lam[:k]

@@ -65,7 +65,7 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
 
 
 def half_way_times(sigma, lam, w0, eta=None, depth=2):
-    """Predicted time (or iteration) at which each w_i first reaches half of sigma_i / lam_i.
+    """Predicted time (or iteration) at which w_i first reaches sigma_i / (2 lam_i).
 
     Gradient flow (eta None), depth 2: exact, from the closed form,
         t_half = log((sigma - lam w0) / (lam w0)) / (2 sigma).
@@ -92,7 +92,8 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
     Returns
     -------
     (..., k) array
-        Times (flow) or iterations (descent); 0 for modes that start at or above half-way.
+        Times (flow) or iterations (descent); 0 for modes that start at or above
+        half-way.
     """
     L = v.depth(depth)
     if L > 2:
@@ -253,7 +254,8 @@ def sequential_limit(U, V, sigma, lam, k):
     m = sigma.size
     k = v.integer(k, "k", low=0, high=m)
     order = np.argsort(-sigma, kind="stable")[:k]
-    # U diag(w) V^T as `lib.metrics.modes_to_map` computes it (theory does not import metrics)
+    # U diag(w) V^T as `lib.metrics.modes_to_map` computes it (theory does not import
+    # metrics: data flow one way)
     return np.einsum("pi,i,di->pd", U[:, order], sigma[order] / lam[order], V[:, order])
 
 
@@ -287,7 +289,7 @@ class BoundRates(NamedTuple):
     poster_lower: np.ndarray  #: 2h - 4h^2 (h = eta sigma), the poster's lower bound
     poster_upper: np.ndarray  #: 2h + h^2, the poster's upper bound
     tight_lower: np.ndarray  #: 2 log(1 + h), the lower bound of `discrete_bounds`
-    tight_upper: np.ndarray  #: -log(1 - 2h) (inf for h >= 1/2), its logistic upper bound
+    tight_upper: np.ndarray  #: -log(1 - 2h) (inf for h >= 1/2), its logistic upper
 
 
 def bound_rates(eta, sigma) -> BoundRates:
@@ -354,7 +356,7 @@ def transition_window(sigma, eta, constants="tight"):
 
 
 def exactly_k_window_exists(sigma, eta, k, constants="poster"):
-    """Whether some rescaled time has modes 1..k provably learned and the others provably not.
+    """Whether some rescaled time has modes 1..k provably learned and no other mode.
 
     That is: the end of mode k's `transition_window` precedes the start of mode k+1's.
 
@@ -412,7 +414,7 @@ def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
 
 
 def half_way_time_any_depth(sigma, lam, w0, depth):
-    """Exact half-way time of the balanced depth-L flow w' = L w^{2-2/L} (sigma - lam w).
+    """Exact half-way time of the balanced flow w' = L w^{2-2/L} (sigma - lam w), any L.
 
     The integral of dw / (L w^{2-2/L} (sigma - lam w)) from w0 to sigma / (2 lam), by
     quadrature in u = log w (smooth even for tiny w0). Depth 1 and 2 agree with
@@ -453,20 +455,21 @@ def half_way_time_any_depth(sigma, lam, w0, depth):
 
 
 def escape_time(sigma, w0, depth):
-    """Blow-up time t* of the small-w approximation w' = L sigma w^{2-2/L}, depth L >= 3.
+    """Blow-up time t* of the small-w approximation w' = L sigma w^{2-2/L}, L >= 3.
 
-    w^{-(L-2)/L} decreases linearly and vanishes at t* = w0^{-(L-2)/L} / ((L - 2) sigma):
-    polynomial in 1/w0 (slope -(L-2)/L in log-log), against log(1/w0)/(2 sigma) for L = 2.
+    w^{-(L-2)/L} decreases linearly and vanishes at
+    t* = w0^{-(L-2)/L} / ((L - 2) sigma): polynomial in 1/w0 (slope -(L-2)/L in
+    log-log), against log(1/w0)/(2 sigma) for L = 2.
 
     Parameters
     ----------
     sigma, w0 : arrays broadcasting together, > 0
     depth : int
-        L >= 3.
+        L >= 3 (depth 2 escapes in logarithmic time: `half_way_times`).
 
     Returns
     -------
-    array of the broadcast shape
+    array of the broadcast shape: t*
     """
     L = v.depth(depth)
     if L < 3:
@@ -496,12 +499,13 @@ def escape_time_constant(sigma, lam, depth):
     Parameters
     ----------
     sigma, lam : arrays broadcasting together, > 0
+        Paired spectra.
     depth : int
-        L >= 3.
+        L >= 3 (C has no meaning for depth 2, whose half-way time is logarithmic).
 
     Returns
     -------
-    array of the broadcast shape
+    C : array of the broadcast shape
     """
     from scipy.special import hyp2f1
 
@@ -517,11 +521,11 @@ def escape_time_constant(sigma, lam, depth):
 
 
 def plateau_and_rrr_gains(sigma, lam):
-    """Loss decrease f(0) - f at each plateau of the flow and at each reduced-rank solution.
+    """Loss decrease f(0) - f at the flow's plateaus and at the reduced-rank solutions.
 
-    Under the exact assumption mode i is worth sigma_i^2 / (2 lam_i): the two-layer flow's
-    k-th plateau keeps the k largest sigma_i, the rank-k reduced-rank solution the k
-    largest sigma_i^2 / lam_i.
+    Under the exact assumption mode i is worth sigma_i^2 / (2 lam_i): the two-layer
+    flow's k-th plateau keeps the k largest sigma_i, the rank-k reduced-rank solution
+    the k largest sigma_i^2 / lam_i.
 
     Parameters
     ----------
@@ -607,11 +611,11 @@ def discrete_plateau_times(sigma, eta):
 
 
 def plateau_frobenius_distance_bounds(t, sigma, lam, w0, eta, k):
-    """Lower and upper bounds on the Frobenius distance from depth-2 descent to the k-th plateau.
+    """Bounds on the Frobenius distance from depth-2 descent to the k-th plateau.
 
     W^k = sum_{i <= k} (sigma_i / lam_i) u_i v_i^T (the k largest sigma_i). From
-    `discrete_bounds` (requires eta sigma_1 <= 1/2, 0 < w0 <= sigma / lam): the modes are
-    orthogonal rank-one terms, so the squared distance is
+    `discrete_bounds` (requires eta sigma_1 <= 1/2, 0 < w0 <= sigma / lam): the modes
+    are orthogonal rank-one terms, so the squared distance is
     sum_{i <= k} (sigma_i / lam_i - w_i)^2 + sum_{i > k} w_i^2, and each term is bounded
     by the lower / upper bound of its mode. Lower bound: the term of mode k + 1 alone
     (0 for k = m). The trace-norm counterpart is `plateau_trace_distance_bound`.
@@ -681,7 +685,7 @@ def _gauss_legendre(a, b, nodes):
 
 
 def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
-    """Exact probability that the mode with the largest sigma_i also has the largest gain.
+    """Exact probability that the mode of largest sigma_i also has the largest gain.
 
     Gain sigma_i^2 / lam_i, for m i.i.d. modes drawn as in `lib.problems.random_spectra`
     (lam log-uniform on [1/s, s], sigma = lam^beta tau).
@@ -914,7 +918,7 @@ def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
 
 
 def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
-    """The critical point of the two-layer loss nearest to each map, in prediction space.
+    """The critical point of the two-layer loss nearest to each map (prediction space).
 
     Over all 2^m subsets I of `critical_points_two_layer`, with the distance
     ||Sxx^{1/2}(W - W_I)||_F. With Z = Sxx^{1/2} W and a_i = u_i^T Z v_i,

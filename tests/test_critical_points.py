@@ -57,7 +57,8 @@ def test_prefixes_are_the_reduced_rank_solutions():
     Sxx, Sxy = problems.moments(X, Y)
     Ws = theory.critical_points_two_layer(Sxx, Sxy, [range(k) for k in range(5)])
     for k in range(5):
-        assert np.allclose(Ws[k], estimators.reduced_rank_regression(X, Y, k), atol=1e-10)
+        W_k = estimators.reduced_rank_regression(X, Y, k)
+        assert np.allclose(Ws[k], W_k, atol=1e-10)
 
 
 @pytest.mark.parametrize("zero_column", [False, True])
@@ -151,7 +152,9 @@ def test_sharpness_bound_is_above_the_sharpness(seed):
     bound = stability.sharpness_bound_two_layer(Sxx, Sxy)
     assert sharp <= bound * (1 + 1e-9)
     assert bound < 2.5 * sharp  # and not vacuous
-    assert np.allclose(stability.sharpness_bound_two_layer(np.stack([Sxx, Sxx]), np.stack([Sxy, Sxy])), bound)
+    batched = stability.sharpness_bound_two_layer(np.stack([Sxx, Sxx]),
+                                                  np.stack([Sxy, Sxy]))
+    assert np.allclose(batched, bound)
 
 
 def test_one_layer_descent_takes_one_step_size_per_problem():

@@ -180,7 +180,9 @@ def test_refit_on_support_under_the_decomposition_is_the_sequential_limit():
     for k, mu in ((1, 2.5), (2, 1.5), (3, 0.8)):
         W = estimators.nuclear_norm_regression(X, Y, mu)
         np.testing.assert_allclose(estimators.refit_on_support(X, Y, W),
-                                   theory.sequential_limit(A.U, A.V, SIGMA, LAM_REORDERED, k), atol=1e-10)
+                                   theory.sequential_limit(A.U, A.V, SIGMA,
+                                                           LAM_REORDERED, k),
+                                   atol=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -231,3 +233,17 @@ def test_gradient_descent_moments_accepts_one_data_set_per_run():
     for b in range(3):
         _, Wb = dynamics.gradient_descent_moments(Sxx[b], Sxy[b], start, 0.01, 50)
         np.testing.assert_allclose(W[:, b], Wb, atol=1e-12)
+
+
+def test_least_squares_from_moments_is_the_data_solution():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((40, 5)) @ np.diag([1.0, 1.0, 1.0, 1.0, 0.0])  # rank 4
+    Y = rng.standard_normal((40, 3))
+    Sxx, Sxy = problems.moments(X, Y)
+    W = estimators.least_squares_moments(Sxx, Sxy)
+    np.testing.assert_allclose(W, np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-10)
+    np.testing.assert_allclose(estimators.least_squares(X, Y), W, atol=1e-10)
+    batched = estimators.least_squares_moments(np.stack([Sxx, 2 * Sxx]), Sxy)
+    np.testing.assert_allclose(batched[1], W / 2, atol=1e-10)
+    with pytest.raises(ValueError, match="Sxx"):
+        estimators.least_squares_moments(Sxx[:4], Sxy)
