@@ -49,8 +49,12 @@ def test_closed_form_broadcasts_and_limits():
     np.testing.assert_allclose(w[0, 0], 1e-3)
     np.testing.assert_allclose(w[1, 1], SIGMA / LAM, rtol=1e-12)
     # batch of spectra: (3, 4) parameters, times (5,) -> (5, 3, 4)
-    w = theory.continuous_modes(np.arange(5.0), np.tile(SIGMA, (3, 1)), LAM, np.array([[1e-3], [1e-2], [1e-1]]))
+    w0s = np.array([[1e-3], [1e-2], [1e-1]])
+    w = theory.continuous_modes(np.arange(5.0), np.tile(SIGMA, (3, 1)), LAM, w0s)
     assert w.shape == (5, 3, 4)
+    for b, w0 in enumerate(w0s[:, 0]):  # each batch row is its own problem
+        np.testing.assert_array_equal(w[:, b],
+                                      theory.continuous_modes(np.arange(5.0), SIGMA, LAM, w0))
     # sigma = 0: dw/dt = -2 lam w^2 gives w0 / (1 + 2 lam w0 t), no 0/0.
     np.testing.assert_allclose(theory.continuous_modes([3.0], 0.0, 2.0, 0.5)[0], 0.5 / (1 + 2 * 2 * 0.5 * 3))
 
