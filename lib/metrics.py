@@ -3,6 +3,8 @@ leading axes: a trajectory of maps has shape (T, ..., p, d)."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import _validate as v
@@ -186,22 +188,25 @@ def off_mode_part(W, U, V) -> np.ndarray:
 def rank_truncation(W, k) -> np.ndarray:
     """Best rank-k approximation of each map in Frobenius norm (Eckart-Young).
 
-    The top k singular triplets of W.
+    The top k singular triplets of W; several ranks share one SVD.
 
     Parameters
     ----------
     W : (..., p, d) array
-    k : int
-        Rank, 0 <= k <= min(p, d).
+    k : int or sequence of K ints
+        Rank(s), 0 <= k <= min(p, d).
 
     Returns
     -------
-    (..., p, d) array
+    (..., p, d) array, or (K, ..., p, d) for a sequence of ranks
     """
     W = v.as_float_array(W, "W", min_ndim=2)
-    k = v.integer(k, "k", low=0, high=min(W.shape[-2:]))
+    several = not isinstance(k, numbers.Integral)
+    top = min(W.shape[-2:])
+    ks = [v.integer(r, "k", low=0, high=top) for r in (k if several else [k])]
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
-    return (U[..., :k] * s[..., None, :k]) @ Vt[..., :k, :]
+    out = [(U[..., :r] * s[..., None, :r]) @ Vt[..., :r, :] for r in ks]
+    return np.stack(out) if several else out[0]
 
 
 def relative_distance(W, W_ref) -> np.ndarray:

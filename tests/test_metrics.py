@@ -116,3 +116,10 @@ def test_loss_uses_the_data_moments():
     np.testing.assert_allclose(metrics.loss(X, Y, W), direct, rtol=1e-12)
     with pytest.raises(ValueError, match="trailing shape"):
         metrics.loss(X, Y, W[..., :1])
+
+
+def test_rank_truncation_of_several_ranks_shares_one_svd():
+    W = np.random.default_rng(9).standard_normal((2, 5, 3))
+    several = metrics.rank_truncation(W, [0, 2, 3])
+    for j, k in enumerate([0, 2, 3]):
+        np.testing.assert_array_equal(several[j], metrics.rank_truncation(W, k))
