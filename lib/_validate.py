@@ -41,7 +41,20 @@ def _describe(x) -> str:
 
 
 def as_float_array(x, name: str, *, ndim: int | None = None, min_ndim: int | None = None) -> np.ndarray:
-    """`x` as a float64 array with only finite entries, else ValueError naming `name`."""
+    """`x` as a float64 array with only finite entries, else ValueError naming `name`.
+
+    Parameters
+    ----------
+    x : array-like
+    name : str
+        Argument name for the error message.
+    ndim, min_ndim : int, optional
+        Required number of dimensions, or its minimum.
+
+    Returns
+    -------
+    array
+    """
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -56,7 +69,18 @@ def as_float_array(x, name: str, *, ndim: int | None = None, min_ndim: int | Non
 
 
 def positive(x, name: str, *, allow_zero: bool = False) -> np.ndarray:
-    """Finite array with entries > 0 (or >= 0 when `allow_zero`)."""
+    """Finite array with entries > 0 (or >= 0 when `allow_zero`).
+
+    Parameters
+    ----------
+    x : array-like
+    name : str
+    allow_zero : bool
+
+    Returns
+    -------
+    array
+    """
     arr = as_float_array(x, name)
     bad = arr < 0 if allow_zero else arr <= 0
     if np.any(bad):
@@ -66,7 +90,18 @@ def positive(x, name: str, *, allow_zero: bool = False) -> np.ndarray:
 
 
 def integer(x, name: str, *, low: int | None = None, high: int | None = None) -> int:
-    """A Python int in [low, high] (bounds inclusive, None = unbounded)."""
+    """A Python int in [low, high] (bounds inclusive, None = unbounded).
+
+    Parameters
+    ----------
+    x : int
+    name : str
+    low, high : int, optional
+
+    Returns
+    -------
+    int
+    """
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {x!r}")
     x = int(x)
@@ -77,15 +112,81 @@ def integer(x, name: str, *, low: int | None = None, high: int | None = None) ->
     return x
 
 
+def times(t, name: str = "t") -> np.ndarray:
+    """Finite times (or iterations) since the start, all >= 0: the one "t >= 0" check.
+
+    Parameters
+    ----------
+    t : array-like, any shape
+    name : str
+
+    Returns
+    -------
+    array
+    """
+    arr = as_float_array(t, name)
+    if np.any(arr < 0):
+        raise ValueError(
+            f"{name} must be non-negative (times or iterations since the start)"
+        )
+    return arr
+
+
+def check_data(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a data pair: X (n, p) and Y (n, d) finite, with the same n >= 1.
+
+    Parameters
+    ----------
+    X : (n, p) array-like
+    Y : (n, d) array-like
+
+    Returns
+    -------
+    X, Y : float arrays
+    """
+    X = as_float_array(X, "X", ndim=2)
+    Y = as_float_array(Y, "Y", ndim=2)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            "X and Y must have the same number of rows, "
+            f"got X {X.shape} and Y {Y.shape}"
+        )
+    if X.shape[0] < 1:
+        raise ValueError("X must have at least one row")
+    return X, Y
+
+
 def depth(x) -> int:
-    """The network depth L >= 1."""
+    """The network depth L >= 1.
+
+    Parameters
+    ----------
+    x : int
+
+    Returns
+    -------
+    int
+    """
     return integer(x, "depth", low=1)
 
 
 def broadcast_modes(**arrays) -> tuple[np.ndarray, ...]:
     """Broadcast per-mode parameters together; the last axis indexes modes.
 
-    Raises ValueError naming the arguments when the shapes do not broadcast.
+    Parameters
+    ----------
+    **arrays : array-like
+        Named parameters (the names appear in the error message).
+
+    Returns
+    -------
+    tuple of float arrays
+        Of the common shape, at least 1-D.
+
+    Raises
+    ------
+    ValueError
+        Naming the arguments when the shapes do not broadcast.
     """
     try:
         out = np.broadcast_arrays(*arrays.values())

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _validate as v
 from .problems import moments
-from .theory import mode_stable_step_size, sharpness_at_minimum
+from .stability import mode_stable_step_size, stable_step_size
 
 DivergenceError = v.DivergenceError
 
@@ -97,17 +97,21 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
 
 
 def discrete_mode_gaps(sigma, lam, w0, eta, steps):
-    """Relative distance to the limit, y_t = 1 - lam w_t / sigma, of the depth-2 mode map,
-    computed without cancellation.
+    """Relative distance y_t = 1 - lam w_t / sigma of the depth-2 mode map to its limit.
 
-    With x = lam w / sigma and h = eta sigma the map x -> x (1 + h (1 - x))^2 becomes, exactly,
+    Computed without cancellation: with x = lam w / sigma and h = eta sigma the map
+    x -> x (1 + h (1 - x))^2 becomes, exactly,
 
         y_{t+1} = y_t (1 - 2h + h y_t (2 - h + h y_t)),
 
     which keeps full relative precision as y -> 0, where w_t itself rounds to sigma/lam.
     Needed to see where a bound fails close to saturation.
 
-    Parameters and broadcasting as `discrete_modes` (depth 2); w0 > 0.
+    Parameters
+    ----------
+    sigma, lam, w0, eta : arrays broadcasting to (..., k)
+        As in `discrete_modes` (depth 2); w0 > 0 and eta * sigma <= 2.
+    steps : int, >= 0
 
     Returns
     -------
@@ -186,9 +190,7 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
     w : array, shape t.shape + (k,)
     """
     L = v.depth(depth)
-    t = v.as_float_array(t, "t")
-    if np.any(t < 0):
-        raise ValueError("t must be non-negative")
+    t = v.times(t)
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam")
     w0 = v.positive(w0, "w0")
@@ -215,7 +217,20 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
 
 # --------------------------------------------------------------------------- full matrices
 def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
-    """Validate a list of factors W_1 (..., p, r_1) ... W_L (..., r_{L-1}, d)."""
+    """Validate a list of factors that chain from p inputs to d outputs.
+
+    Parameters
+    ----------
+    factors : list or tuple of L arrays
+        W_1 (..., p, r_1), ..., W_L (..., r_{L-1}, d).
+    p, d : int
+        Input and output dimensions.
+
+    Returns
+    -------
+    list of L arrays
+        Float copies of the factors.
+    """
     if not isinstance(factors, (list, tuple)) or len(factors) == 0:
         raise ValueError("factors must be a non-empty list of 2-D arrays W_1, ..., W_L")
     fs = [v.as_float_array(W, f"factors[{i}]", min_ndim=2).copy() for i, W in enumerate(factors)]
@@ -230,7 +245,17 @@ def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
 
 
 def product(factors) -> np.ndarray:
-    """End-to-end map W_1 W_2 ... W_L (batched over leading axes)."""
+    """End-to-end map W_1 W_2 ... W_L, batched over leading axes.
+
+    Parameters
+    ----------
+    factors : list of L arrays
+        W_1 (..., p, r_1), ..., W_L (..., r_{L-1}, d).
+
+    Returns
+    -------
+    (..., p, d) array
+    """
     out = factors[0]
     for W in factors[1:]:
         out = out @ W
@@ -240,14 +265,30 @@ def product(factors) -> np.ndarray:
 def factor_gradients(Sxx, Sxy, factors, scale=None):
     """Gradients of f with respect to every factor, from the moments.
 
-    Returns (grads, W): the list grad_l with the shapes of the factors (times `scale`, a
-    scalar or an array broadcasting against the batch axes as (..., 1, 1), if given), and
-    the product W. Cost: 3L - 2 matrix products, none of size n; the scale is applied once,
-    to the (p, d) gradient of the end-to-end map, before it is spread to the factors.
-    The same sweep as every descent step (`_GradientWorkspace`), in fresh buffers.
+    Cost: 3L - 2 matrix products, none of size n; the scale is applied once, to the
+    (p, d) gradient of the end-to-end map, before it is spread to the factors. The same
+    sweep as every descent step, in fresh buffers.
+
+    Parameters
+    ----------
+    Sxx : (..., p, p) array
+    Sxy : (..., p, d) array
+    factors : list of L arrays
+        W_1 (..., p, r_1), ..., W_L (..., r_{L-1}, d).
+    scale : float or array, optional
+        Multiplies every gradient; an array broadcasts against the batch axes as
+        (..., 1, 1).
+
+    Returns
+    -------
+    grads : list of L arrays
+        grad_l, with the shapes of the factors.
+    W : (..., p, d) array
+        The product W_1 ... W_L.
     """
     Sxx = np.asarray(Sxx)
-    return _GradientWorkspace(factors, Sxx.shape[0], factors[-1].shape[-1]).gradients(Sxx, Sxy, factors, scale)
+    workspace = _GradientWorkspace(factors, Sxx.shape[-1], factors[-1].shape[-1])
+    return workspace.gradients(Sxx, Sxy, factors, scale)
 
 
 class _GradientWorkspace:
@@ -316,14 +357,9 @@ class _GradientWorkspace:
 def _finite(factors) -> bool:
     """True while every factor and the end-to-end map are finite (the map can overflow
     one step before the factors do)."""
-    return all(np.isfinite(W).all() for W in factors) and bool(np.isfinite(product(factors)).all())
-
-
-def _stable_eta(Sxx, Sxy, depth):
-    try:
-        return 2.0 / sharpness_at_minimum(Sxx, Sxy, depth)
-    except Exception:  # the error message must not fail on a degenerate problem
-        return float("nan")
+    return all(np.isfinite(W).all() for W in factors) and bool(
+        np.isfinite(product(factors)).all()
+    )
 
 
 def _check_moments(Sxx, Sxy, factors):
@@ -336,38 +372,93 @@ def _check_moments(Sxx, Sxy, factors):
     Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
     p, d = Sxy.shape[-2:]
     if Sxx.shape[-2:] != (p, p):
-        raise ValueError(f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+        raise ValueError(
+            f"Sxx must have shape (..., {p}, {p}) to match Sxy {Sxy.shape}, "
+            f"got {Sxx.shape}"
+        )
     fs = check_factors(factors, p, d)
+    shapes = [W.shape[:-2] for W in fs] + [Sxx.shape[:-2], Sxy.shape[:-2]]
     try:
-        batch = np.broadcast_shapes(*(W.shape[:-2] for W in fs), Sxx.shape[:-2], Sxy.shape[:-2])
+        batch = np.broadcast_shapes(*shapes)
     except ValueError as exc:
-        raise ValueError(f"the batch axes of Sxx {Sxx.shape[:-2]}, Sxy {Sxy.shape[:-2]} and the factors "
-                         "must broadcast together") from exc
+        raise ValueError(
+            f"the batch axes of Sxx {Sxx.shape[:-2]}, Sxy {Sxy.shape[:-2]} and the "
+            "factors must broadcast together"
+        ) from exc
     return Sxx, Sxy, fs, batch
 
 
-def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every=16):
+def _divergence_error(Sxx, Sxy, eta, fs, batch, step) -> DivergenceError:
+    """The error for a run that left at `step`: names the first such run of the batch
+    and the stable step size 2 / sharpness of its problem."""
+    bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
+    p, d = Sxy.shape[-2:]
+    try:
+        limit = stable_step_size(np.broadcast_to(Sxx, batch + (p, p))[bad[0]],
+                                 np.broadcast_to(Sxy, batch + (p, d))[bad[0]], len(fs))
+    except Exception:  # the error message must not fail on a degenerate problem
+        limit = float("nan")
+    eta_used = float(np.broadcast_to(eta, batch)[bad[0]])
+    where = f" (run {bad[0]} of the batch)" if batch else ""
+    return DivergenceError(
+        f"gradient descent diverged at step {step}{where}: eta = {eta_used:.6g}, while "
+        f"the balanced minimum is linearly stable only for eta < {limit:.6g} "
+        "(2 / sharpness)",
+        step=step, stable_eta=limit)
+
+
+def _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, start, stop) -> int:
+    """Redo steps start+1..stop one at a time on `fs` (finite at `start`) and return
+    the first step whose iterate is not finite; `stop` if the factors stay finite
+    (then only the product of the last chunk overflowed)."""
+    for s in range(start + 1, stop + 1):
+        workspace.step(Sxx, Sxy, fs, eta_b)
+        if not _finite(fs):
+            return s
+    return stop
+
+
+def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every=16,
+                             return_factors=False):
     """Gradient descent on the factors from the moments; see `gradient_descent`.
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d); or, for a batch of problems, (..., p, p) and (..., p, d)
-        with leading axes that broadcast against the factors' batch axes (e.g. one
-        perturbed Sxx per run).
-    factors : list of L arrays, W_l of shape (..., r_{l-1}, r_l); leading axes are a
-        batch of independent runs advanced together.
-    eta : float, or array broadcasting to the batch shape (one step size per run).
-    steps : int >= 0; every : record every `every` steps (and the last step).
-    check_every : steps between finiteness checks; a failed check replays the last
-        chunk step by step to name the exact step of divergence.
+    Sxx : (..., p, p) array
+        Input second moments; leading axes (a batch of problems, e.g. one perturbed Sxx
+        per run) broadcast against the factors' batch axes.
+    Sxy : (..., p, d) array
+        Input-output second moments.
+    factors : list of L arrays
+        W_l of shape (..., r_{l-1}, r_l); leading axes are a batch of independent runs
+        advanced together.
+    eta : float or array
+        Step size > 0, or one per run (broadcasting to the batch shape).
+    steps : int
+        Number of steps, >= 0.
+    every : int
+        Record every `every` steps (and the last step).
+    check_every : int
+        Steps between finiteness checks; a failed check replays the last chunk step by
+        step to name the exact step of divergence.
+    return_factors : bool
+        Also return the factors at the recorded iterations.
 
     Returns
     -------
-    iters : (m,) int array of recorded iterations, 0 and steps included
-    products : (m, ..., p, d) end-to-end maps at those iterations
+    iters : (m,) int array
+        Recorded iterations, 0 and `steps` included.
+    products : (m, ..., p, d) array
+        End-to-end maps at those iterations.
+    factors_t : list of L arrays (m, ..., r_{l-1}, r_l)
+        Only if `return_factors`.
+
+    Raises
+    ------
+    DivergenceError
+        When an iterate stops being finite, naming the step and the stable step size.
     """
     Sxx, Sxy, fs, batch = _check_moments(Sxx, Sxy, factors)
-    p, d = Sxy.shape[-2:]
     steps = v.integer(steps, "steps", low=0)
     every = v.integer(every, "every", low=1)
     check_every = v.integer(check_every, "check_every", low=1)
@@ -375,130 +466,163 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
     try:
         eta_b = np.broadcast_to(eta, batch)[..., None, None]
     except ValueError as exc:
-        raise ValueError(f"eta must broadcast to the batch shape {batch} of the factors, got {eta.shape}") from exc
+        raise ValueError(f"eta must broadcast to the batch shape {batch} of the "
+                         f"factors, got {eta.shape}") from exc
     fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
-
     iters = np.unique(np.append(np.arange(0, steps + 1, every), steps))
-    out = np.empty((iters.size,) + batch + (p, d))
-    record = 0
-
-    workspace = _GradientWorkspace(fs, p, d)
-
-    def step(factors):
-        """One descent step in place; returns the product *before* the step (free: the
-        gradient needs it), which is what a record at this iteration stores."""
-        return workspace.step(Sxx, Sxy, factors, eta_b)
-
-    def diverged(step_number):
-        bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
-        limit = _stable_eta(np.broadcast_to(Sxx, batch + (p, p))[bad[0]],
-                            np.broadcast_to(Sxy, batch + (p, d))[bad[0]], len(fs))
-        eta_used = float(np.broadcast_to(eta, batch)[bad[0]]) if batch else float(eta)
-        where = f" (run {bad[0]} of the batch)" if batch else ""
-        return DivergenceError(
-            f"gradient descent diverged at step {step_number}{where}: eta = {eta_used:.6g}, while the "
-            f"balanced minimum is linearly stable only for eta < {limit:.6g} (2 / sharpness)",
-            step=step_number, stable_eta=limit)
-
-    def replay(snapshot, start, stop):
-        """Redo steps start+1..stop one at a time from a finite snapshot to name the first
-        step whose iterate is not finite, and raise."""
-        fs[:] = [W.copy() for W in snapshot]
-        for s in range(start + 1, stop + 1):
-            step(fs)
-            if not _finite(fs):
-                raise diverged(s)
-        raise diverged(stop)  # not reached: the chunk diverged the first time
-
-    snapshot, snapshot_step = [W.copy() for W in fs], 0
+    out = np.empty((iters.size,) + batch + Sxy.shape[-2:])
+    kept = [np.empty((iters.size,) + W.shape) for W in fs] if return_factors else []
+    workspace = _GradientWorkspace(fs, *Sxy.shape[-2:])
+    snapshot, snapshot_step, record = [W.copy() for W in fs], 0, 0
     with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(steps):
-            W = step(fs)  # W is the product at iteration t
-            if iters[record] == t:
+        for t in range(steps + 1):
+            recorded = iters[record] == t
+            for K, F in zip(kept, fs):
+                if recorded:
+                    K[record] = F
+            if t == steps:  # the last record needs the product, and no step
+                break
+            W = workspace.step(Sxx, Sxy, fs, eta_b)  # the product at iteration t
+            if recorded:
                 out[record] = W
                 record += 1
+            # Factors at t + 1 and product at t: cheap, and an overflow of the product
+            # alone shows up in the next chunk's check (or the final one).
+            if (t + 1) % check_every == 0 and not (
+                    np.isfinite(W).all() and all(np.isfinite(F).all() for F in fs)):
+                fs[:] = snapshot
+                bad = _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, snapshot_step,
+                                      t + 1)
+                raise _divergence_error(Sxx, Sxy, eta, fs, batch, bad)
             if (t + 1) % check_every == 0:
-                # Factors at t + 1 and product at t: cheap, and an overflow of the
-                # product alone shows up in the next chunk's check.
-                if not (np.isfinite(W).all() and all(np.isfinite(F).all() for F in fs)):
-                    replay(snapshot, snapshot_step, t + 1)
                 snapshot, snapshot_step = [F.copy() for F in fs], t + 1
         if not _finite(fs):
-            replay(snapshot, snapshot_step, steps)
+            fs[:] = snapshot
+            bad = _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, snapshot_step, steps)
+            raise _divergence_error(Sxx, Sxy, eta, fs, batch, bad)
         out[record] = product(fs)
-    return iters, out
+    return (iters, out, kept) if return_factors else (iters, out)
 
 
-def gradient_descent(X, Y, factors, eta, steps, every=1):
+def gradient_descent(X, Y, factors, eta, steps, every=1, return_factors=False):
     """Full-matrix gradient descent on 1/(2n) ||Y - X W_1 ... W_L||_F^2.
+
+    The moments are formed once (cost n p (p + d)); each step then costs O(L r^3),
+    independent of n (`gradient_descent_moments`).
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d)
-    factors : list of L >= 1 arrays W_1 (p, r_1), ..., W_L (r_{L-1}, d), optionally with
-        the same leading batch axes (runs advanced together; see `eta`).
-    eta : step size > 0, or one per batch run.
-    steps : number of steps; every : record every `every` steps (the last is recorded too).
+    X : (n, p) array
+    Y : (n, d) array
+    factors : list of L >= 1 arrays
+        W_1 (p, r_1), ..., W_L (r_{L-1}, d), optionally with the same leading batch
+        axes (runs advanced together; see `eta`).
+    eta : float or array
+        Step size > 0, or one per batch run.
+    steps : int
+        Number of steps.
+    every : int
+        Record every `every` steps (the last is recorded too).
+    return_factors : bool
+        Also return the factors at the recorded iterations (as `gradient_flow` does).
 
     Returns
     -------
-    iters : (m,) recorded iteration numbers
-    products : (m, ..., p, d) end-to-end maps W_1 ... W_L at those iterations
+    iters : (m,) int array
+        Recorded iteration numbers.
+    products : (m, ..., p, d) array
+        End-to-end maps W_1 ... W_L at those iterations.
+    factors_t : list of L arrays (m, ..., r_{l-1}, r_l)
+        Only if `return_factors`.
 
-    The moments are formed once (cost n p (p + d)); each step then costs O(L r^3),
-    independent of n. A run that diverges raises `DivergenceError` with the step and
-    the stable step-size limit 2 / sharpness at the balanced minimum.
+    Raises
+    ------
+    DivergenceError
+        A run that diverges stops, naming the step and the stable step-size limit
+        2 / sharpness at the balanced minimum.
     """
     Sxx, Sxy = moments(X, Y)
-    return gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every)
+    return gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every,
+                                    return_factors=return_factors)
 
 
-def gradient_flow(X, Y, factors, t, rtol=1e-10, atol=1e-13, return_factors=False):
+def _scaled_atol(fs, rtol, atol_scale):
+    """Absolute tolerance per entry: rtol * atol_scale * (largest entry of its run's
+    start), so that a start of size e^{-48} keeps full relative accuracy (a fixed
+    absolute tolerance shifts the transitions once the start is below it). A run
+    that starts at zero (which moves only for depth 1) gets rtol * atol_scale."""
+    batch = fs[0].shape[:-2]
+    size0 = np.max([np.abs(W).reshape(batch + (-1,)).max(-1) for W in fs], axis=0)
+    scale = rtol * atol_scale * np.where(size0 > 0, size0, 1.0)[..., None, None]
+    return np.concatenate([np.broadcast_to(scale, W.shape).ravel() for W in fs])
+
+
+def _integrate_flow(Sxx, Sxy, fs, t_eval, rtol, atol, scale=None, who="gradient_flow"):
+    """The one integrator of the full-matrix flows: dW_l/dt = -scale grad_l f for the
+    (batched) factors `fs`, with scipy's DOP853, reported at the sorted times `t_eval`.
+    Returns the factors, a list of arrays (t_eval.size,) + W_l.shape."""
+    shapes = [W.shape for W in fs]
+    sizes = np.cumsum([0] + [W.size for W in fs])
+    workspace = _GradientWorkspace(fs, *Sxy.shape[-2:])
+
+    def unpack(x):
+        return [x[sizes[i] : sizes[i + 1]].reshape(shapes[i]) for i in range(len(fs))]
+
+    def rhs(_, x):
+        grads, _ = workspace.gradients(Sxx, Sxy, unpack(x), scale)
+        return -np.concatenate([g.ravel() for g in grads])
+
+    x0 = np.concatenate([W.ravel() for W in fs])
+    sol = _solve_ivp()(rhs, (0.0, float(t_eval[-1])), x0, t_eval=t_eval,
+                       method="DOP853", rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"{who}: the ODE solver failed: {sol.message}")
+    m = t_eval.size
+    return [sol.y[sizes[i] : sizes[i + 1]].T.reshape((m,) + shapes[i])
+            for i in range(len(fs))]
+
+
+def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=False):
     """Full-matrix gradient flow dW_l/dt = -grad_l f, integrated with scipy's DOP853.
 
-    An independent check of the closed forms: it never uses the decomposition.
+    An independent check of the closed forms: it never uses the decomposition. Error
+    control is per entry: relative tolerance `rtol` and absolute tolerance
+    rtol * atol_scale * (largest entry of the start), so that starts as small as
+    e^{-48} keep full relative accuracy.
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); factors : list of 2-D arrays (no batch axes)
-    t : array of times >= 0, any shape
+    X : (n, p) array
+    Y : (n, d) array
+    factors : list of L 2-D arrays
+        W_1 (p, r_1), ..., W_L (r_{L-1}, d) (no batch axes), not all zero.
+    t : array, any shape
+        Times >= 0.
+    rtol : float
+        Relative tolerance of the solver.
+    atol_scale : float
+        Absolute tolerance relative to rtol times the size of the start.
+    return_factors : bool
+        Also return the factors (e.g. to check the conserved imbalance).
 
     Returns
     -------
     products : array, shape t.shape + (p, d)
-    factors_t : list of arrays of shapes t.shape + W_l.shape, only if `return_factors`
-        (e.g. to check the conserved imbalance W_1^T W_1 - W_2 W_2^T).
+    factors_t : list of arrays of shapes t.shape + W_l.shape
+        Only if `return_factors`.
     """
     Sxx, Sxy = moments(X, Y)
-    p, d = Sxy.shape
-    fs = check_factors(factors, p, d)
+    fs = check_factors(factors, *Sxy.shape)
     if any(W.ndim != 2 for W in fs):
         raise ValueError("factors must be 2-D for gradient_flow (no batch axes)")
-    t = v.as_float_array(t, "t")
-    if np.any(t < 0):
-        raise ValueError("t must be non-negative")
-    shapes = [W.shape for W in fs]
-    sizes = np.cumsum([0] + [W.size for W in fs])
-
-    def unpack(x):
-        return [x[sizes[i]:sizes[i + 1]].reshape(shapes[i]) for i in range(len(fs))]
-
-    def rhs(_, x):
-        grads, _ = factor_gradients(Sxx, Sxy, unpack(x))
-        return -np.concatenate([g.ravel() for g in grads])
-
+    t = v.times(t)
     times = np.unique(t.ravel())
-    x0 = np.concatenate([W.ravel() for W in fs])
-    sol = _solve_ivp()(rhs, (0.0, float(times[-1])), x0, t_eval=times, method="DOP853", rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"gradient_flow: the ODE solver failed: {sol.message}")
+    atol = _scaled_atol(fs, rtol, atol_scale)
+    states = _integrate_flow(Sxx, Sxy, fs, times, rtol, atol)
     order = np.searchsorted(times, t.ravel())
-    prods = np.stack([product(unpack(x)) for x in sol.y.T])[order].reshape(t.shape + (p, d))
-    if not return_factors:
-        return prods
-    states = sol.y.T[order]
-    factors_t = [states[:, sizes[i]:sizes[i + 1]].reshape(t.shape + shapes[i]) for i in range(len(fs))]
-    return prods, factors_t
+    factors_t = [F[order].reshape(t.shape + F.shape[1:]) for F in states]
+    prods = product(factors_t)
+    return (prods, factors_t) if return_factors else prods
 
 
 # --------------------------------------------------------------------------- stability
@@ -571,14 +695,31 @@ def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4,
     A step size counts as unstable when `perturbation_growth` exceeds `grow`. Each round
     runs `per_round` step sizes evenly inside the current bracket (one batched descent)
     and keeps the sub-interval where stability is lost, so the bracket shrinks by
-    per_round + 1 per round. The initial bracket must be stable at eta_lo and unstable
-    at eta_hi (checked; ValueError otherwise). Resolution in eta: a perturbation grows by
-    `grow` in `steps` steps only if its multiplier exceeds grow^(1/steps), i.e. about
-    log(grow) / (2 steps) relative above the linear threshold (1.2e-3 with the defaults).
+    per_round + 1 per round. Resolution in eta: a perturbation grows by `grow` in
+    `steps` steps only if its multiplier exceeds grow^(1/steps), i.e. about
+    log(grow) / (2 steps) relative above the linear threshold (1.2e-3 with the
+    defaults). Compare with the predicted limit of `lib.stability.stable_step_size`.
+
+    Parameters
+    ----------
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    factors : list of L 2-D arrays
+        The point whose stability is measured (typically a minimum).
+    eta_lo, eta_hi : float
+        Initial bracket: stable at eta_lo, unstable at eta_hi (checked; ValueError
+        otherwise).
+    steps, rounds, per_round : int
+        Steps per run, rounds of multisection, step sizes per round.
+    grow, kick : float
+        Growth that counts as unstable; size of the perturbation.
+    seed : int
+        Seed of the perturbation.
 
     Returns
     -------
-    (lo, hi) : the final bracket (floats).
+    lo, hi : float
+        The final bracket.
     """
     lo = float(v.positive(eta_lo, "eta_lo"))
     hi = float(v.positive(eta_hi, "eta_hi"))
@@ -598,113 +739,93 @@ def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4,
     return lo, hi
 
 
-def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3, return_factors=False):
+def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3,
+                        return_factors=False):
     """Full-matrix gradient flow of a batch of runs on the same data, as one ODE system.
 
-    Run b follows dW_l/dt = -grad_l f (scipy's DOP853, like `gradient_flow`) and is
-    reported at the times t = speed[b] * s. With speed = delta, runs started at different
-    scales e^{-2 delta} share one grid of rescaled time s = t / delta and one integration
-    (the step sizes are those the fastest run needs). Error control is per entry: relative
-    tolerance `rtol`, absolute tolerance rtol * atol_scale * (largest entry of run b's
-    start), so that a start of size e^{-48} keeps full relative accuracy (a fixed absolute
-    tolerance such as `gradient_flow`'s 1e-13 would not control it at all).
+    Run b follows dW_l/dt = -grad_l f (the integrator of `gradient_flow`, with its
+    scaled absolute tolerance per run) and is reported at the times t = speed[b] * s.
+    With speed = delta, runs started at different scales e^{-2 delta} share one grid of
+    rescaled time s = t / delta and one integration (the step sizes are those the
+    fastest run needs).
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d)
-    factors : list of L arrays W_l of shape (B, r_{l-1}, r_l): B runs, one batch axis.
-    s : (m,) non-negative times (rescaled by `speed`).
-    speed : float or (B,) positive; run b is reported at t = speed[b] * s.
-    rtol : relative tolerance of the solver.
-    atol_scale : absolute tolerance per run, relative to rtol times its start's size.
+    X : (n, p) array
+    Y : (n, d) array
+    factors : list of L arrays
+        W_l of shape (B, r_{l-1}, r_l): B runs, one batch axis.
+    s : (m,) array
+        Non-negative, non-decreasing times (rescaled by `speed`).
+    speed : float or (B,) array, > 0
+        Run b is reported at t = speed[b] * s.
+    rtol : float
+        Relative tolerance of the solver.
+    atol_scale : float
+        Absolute tolerance per run, relative to rtol times its start's size.
+    return_factors : bool
+        Also return the factors.
 
     Returns
     -------
-    products : (B, m, p, d)
-    factors_t : list of arrays (B, m, r_{l-1}, r_l), only if `return_factors`.
+    products : (B, m, p, d) array
+    factors_t : list of arrays (B, m, r_{l-1}, r_l)
+        Only if `return_factors`.
     """
     Sxx, Sxy = moments(X, Y)
-    p, d = Sxy.shape
-    fs = check_factors(factors, p, d)
+    fs = check_factors(factors, *Sxy.shape)
     if any(W.ndim != 3 for W in fs) or len({W.shape[0] for W in fs}) != 1:
-        raise ValueError("factors must be 3-D arrays (B, r_{l-1}, r_l) with one common batch size B")
+        raise ValueError("factors must be 3-D arrays (B, r_{l-1}, r_l) with one common "
+                         "batch size B")
     B = fs[0].shape[0]
-    s = v.as_float_array(s, "s", ndim=1)
-    if np.any(s < 0) or np.any(np.diff(s) < 0):
-        raise ValueError("s must be non-negative and non-decreasing")
+    s = v.times(v.as_float_array(s, "s", ndim=1), "s")
+    if np.any(np.diff(s) < 0):
+        raise ValueError("s must be non-decreasing")
     speed = np.broadcast_to(v.positive(speed, "speed"), (B,)).astype(float)
-    if np.any(speed <= 0):
-        raise ValueError("speed must be positive")
-    shapes = [W.shape for W in fs]
-    sizes = np.cumsum([0] + [W.size for W in fs])
-    scale = speed[:, None, None]
-    size0 = np.max(np.stack([np.abs(W).reshape(B, -1).max(axis=1) for W in fs]), axis=0)
-    if np.any(size0 == 0):
+    if np.any(np.all([np.all(W.reshape(B, -1) == 0, axis=1) for W in fs], axis=0)):
         raise ValueError("factors: every run needs a non-zero start (zero is a fixed point)")
-    atol = np.concatenate([np.repeat(rtol * atol_scale * size0, W[0].size) for W in fs])
-    work = _GradientWorkspace(fs, p, d)
-
-    def unpack(x):
-        return [x[sizes[i]:sizes[i + 1]].reshape(shapes[i]) for i in range(len(fs))]
-
-    def rhs(_, x):
-        grads, _ = work.gradients(Sxx, Sxy, unpack(x), scale)
-        return -np.concatenate([g.ravel() for g in grads])
-
-    x0 = np.concatenate([W.ravel() for W in fs])
-    sol = _solve_ivp()(rhs, (0.0, float(s[-1])), x0, t_eval=s, method="DOP853", rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"gradient_flow_batch: the ODE solver failed: {sol.message}")
-    m = s.size
-    states = [sol.y[sizes[i]:sizes[i + 1]].T.reshape((m,) + shapes[i]).swapaxes(0, 1) for i in range(len(fs))]
+    atol = _scaled_atol(fs, rtol, atol_scale)
+    states = _integrate_flow(Sxx, Sxy, fs, s, rtol, atol, speed[:, None, None],
+                             "gradient_flow_batch")
+    states = [F.swapaxes(0, 1) for F in states]
     prods = product(states)
     return (prods, states) if return_factors else prods
-
-
 
 
 def gradient_flow_moments(Sxx, Sxy, factors, t, rtol=1e-10, atol=1e-30):
     """Full-matrix gradient flow from the moments, for a batch of runs in one ODE solve.
 
-    The batched counterpart of `gradient_flow`: dW_l/dt = -grad_l f for every run, all
-    runs stacked into one state integrated by scipy's DOP853 (the step size follows the
-    fastest run; for a few small problems this is much cheaper than one solve per run).
+    The batched counterpart of `gradient_flow` (the same integrator): all runs stacked
+    into one state (the step size follows the fastest run; for a few small problems
+    this is much cheaper than one solve per run).
 
     Parameters
     ----------
-    Sxx : (..., p, p), Sxy : (..., p, d); leading axes broadcast against the factors'.
-    factors : list of L arrays W_l of shape (..., r_{l-1}, r_l) (batch axes optional).
-    t : 1-D array of times >= 0, increasing.
-    rtol, atol : tolerances of DOP853. The default atol is tiny on purpose: from
-        w0 = exp(-2 delta) the factors start at exp(-delta), and an absolute tolerance
-        above that lets the solver shift the transitions (at delta = 64 by O(1) times).
+    Sxx : (..., p, p) array
+    Sxy : (..., p, d) array
+        Leading axes broadcast against the factors'.
+    factors : list of L arrays
+        W_l of shape (..., r_{l-1}, r_l) (batch axes optional).
+    t : (m,) array
+        Increasing times >= 0.
+    rtol : float
+        Relative tolerance of DOP853.
+    atol : float
+        Absolute tolerance; tiny on purpose: from w0 = exp(-2 delta) the factors start
+        at exp(-delta), and an absolute tolerance above that lets the solver shift the
+        transitions (at delta = 64 by O(1) times).
 
     Returns
     -------
-    products : array, shape (t.size,) + batch + (p, d)
+    products : array, shape (m,) + batch + (p, d)
     """
     Sxx, Sxy, fs, batch = _check_moments(Sxx, Sxy, factors)
-    p, d = Sxy.shape[-2:]
-    t = v.as_float_array(t, "t", ndim=1)
-    if t.size == 0 or np.any(t < 0) or np.any(np.diff(t) <= 0):
+    t = v.times(v.as_float_array(t, "t", ndim=1))
+    if t.size == 0 or np.any(np.diff(t) <= 0):
         raise ValueError("t must be a non-empty increasing 1-D array of times >= 0")
     fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
-    shapes = [W.shape for W in fs]
-    sizes = np.cumsum([0] + [W.size for W in fs])
-    workspace = _GradientWorkspace(fs, p, d)
-
-    def unpack(x):
-        return [x[sizes[i]:sizes[i + 1]].reshape(shapes[i]) for i in range(len(fs))]
-
-    def rhs(_, x):
-        grads, _ = workspace.gradients(Sxx, Sxy, unpack(x))
-        return -np.concatenate([g.ravel() for g in grads])
-
-    x0 = np.concatenate([W.ravel() for W in fs])
-    sol = _solve_ivp()(rhs, (0.0, float(t[-1])), x0, t_eval=t, method="DOP853", rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"gradient_flow_moments: the ODE solver failed: {sol.message}")
-    return np.stack([product(unpack(x)) for x in sol.y.T])
+    return product(_integrate_flow(Sxx, Sxy, fs, t, rtol, atol, None,
+                                   "gradient_flow_moments"))
 
 
 def one_layer_descent(Sxx, Sxy, W0, eta, iters):

@@ -24,17 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
-from .problems import check_data, measure_assumption, moments
+from .problems import measure_assumption, moments, moments_with_energy
 
 
 # --------------------------------------------------------------------------- helpers
-def _moments3(X, Y):
-    """Sxx, Sxy and syy = ||Y||_F^2 / n."""
-    X, Y = check_data(X, Y)
-    Sxx, Sxy = moments(X, Y)
-    return Sxx, Sxy, float(np.sum(Y * Y) / X.shape[0])
-
-
 def _check_moments(Sxx, Sxy, syy=None):
     Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
@@ -75,8 +68,30 @@ def least_squares(X, Y):
     -------
     W : (p, d)
     """
-    X, Y = check_data(X, Y)
+    X, Y = v.check_data(X, Y)
     return np.linalg.pinv(X) @ Y
+
+
+def least_squares_moments(Sxx, Sxy):
+    """Minimum-norm least-squares map W_ols = Sxx^+ Sxy, from the moments.
+
+    The same map as `least_squares` when Sxx, Sxy are moments of data (Sxy then lies in
+    the range of Sxx); use `least_squares` when X is at hand, which is better
+    conditioned (pinv of X, not of X^T X).
+
+    Parameters
+    ----------
+    Sxx : (..., p, p) array
+        Input second moments, symmetric positive semi-definite.
+    Sxy : (..., p, d) array
+        Input-output second moments; leading axes broadcast against Sxx's.
+
+    Returns
+    -------
+    W : (..., p, d) array
+    """
+    Sxx, Sxy, _ = _check_moments(Sxx, Sxy)
+    return np.linalg.pinv(Sxx, hermitian=True) @ Sxy
 
 
 def reduced_rank_regression(X, Y, k):
@@ -96,10 +111,10 @@ def reduced_rank_regression(X, Y, k):
     -------
     W : (p, d)
     """
-    X, Y = check_data(X, Y)
+    X, Y = v.check_data(X, Y)
     p, d = X.shape[1], Y.shape[1]
     k = v.integer(k, "k", low=0, high=min(p, d))
-    W_ols = np.linalg.pinv(X) @ Y
+    W_ols = least_squares(X, Y)
     _, _, Vt = np.linalg.svd(X @ W_ols, full_matrices=False)
     Vk = Vt[:k].T
     return W_ols @ Vk @ Vk.T
@@ -113,7 +128,20 @@ def _eig(Sxx):
 
 
 def ridge_filter(lam, alpha):
-    """Ridge's spectral filter lam / (lam + alpha), broadcast (0 where lam = alpha = 0)."""
+    """Ridge's spectral filter lam / (lam + alpha).
+
+    Parameters
+    ----------
+    lam : array
+        Eigenvalues of Sxx, >= 0.
+    alpha : float or array, >= 0
+        Ridge parameter; broadcasts with lam.
+
+    Returns
+    -------
+    array of the broadcast shape
+        0 where lam = alpha = 0.
+    """
     lam = v.positive(lam, "lam", allow_zero=True)
     alpha = v.positive(alpha, "alpha", allow_zero=True)
     den = lam + alpha
@@ -121,11 +149,22 @@ def ridge_filter(lam, alpha):
 
 
 def descent_filter(lam, t, eta=None):
-    """Spectral filter of one-layer gradient descent from W = 0 after t steps,
-    1 - (1 - eta lam)^t, or of gradient flow at time t (eta None), 1 - exp(-lam t).
+    """Spectral filter of one-layer gradient descent (or flow) from W = 0.
 
-    lam (eigenvalues of Sxx) and t broadcast together; eta > 0 with eta * lam < 2 (the
-    iteration is stable) when given.
+    1 - (1 - eta lam)^t after t steps, or 1 - exp(-lam t) for gradient flow at time t.
+
+    Parameters
+    ----------
+    lam : array
+        Eigenvalues of Sxx, >= 0.
+    t : array
+        Iterations or times, >= 0; broadcasts with lam.
+    eta : None or float
+        Step size (eta * lam < 2, the iteration is stable); None for the flow.
+
+    Returns
+    -------
+    array of the broadcast shape
     """
     lam = v.positive(lam, "lam", allow_zero=True)
     t = v.positive(t, "t", allow_zero=True)
@@ -159,7 +198,7 @@ def ridge_regression(X, Y, alpha):
     -------
     W : (p, d), or (m, p, d) for an array of alphas
     """
-    Sxx, Sxy = moments(*check_data(X, Y))
+    Sxx, Sxy = moments(X, Y)
     alpha = v.positive(alpha, "alpha", allow_zero=True)
     if alpha.ndim > 1:
         raise ValueError(f"alpha must be a number or a 1-D array, got shape {alpha.shape}")
@@ -183,31 +222,38 @@ def early_stopped_regression(X, Y, t, eta=None):
     -------
     W : t.shape + (p, d)
     """
-    Sxx, Sxy = moments(*check_data(X, Y))
+    Sxx, Sxy = moments(X, Y)
     t = v.positive(t, "t", allow_zero=True)
     lam, _ = _eig(Sxx)
     return _filtered(Sxx, Sxy, descent_filter(lam, t[..., None], eta))
 
 
 def spectral_risk(Sxx, W_star, noise_sd, n, filt, kind="estimation"):
-    """Exact risk of a spectral estimator Q diag(filt(lam) / lam) Q^T Sxy over the noise,
-    for fixed inputs with moments Sxx and outputs Y = X W_star + E, E i.i.d. N(0, noise_sd^2).
+    """Exact risk of the spectral estimator Q diag(filt(lam) / lam) Q^T Sxy, over noise.
 
-    With b_j = ||(Q^T W_star)_j||^2 (signal on eigendirection j) and d outputs:
-    estimation E||W - W_star||_F^2 = sum_j (1 - f_j)^2 b_j + noise_sd^2 d / n sum_j f_j^2 / lam_j,
-    in-sample prediction E||X (W - W_star)||_F^2 / n = sum_j lam_j (1 - f_j)^2 b_j
-    + noise_sd^2 d / n sum_j f_j^2 (sums over lam_j > 0 for the noise; f_j = 0 on the null
-    space, where the whole signal is bias).
+    For fixed inputs with moments Sxx and outputs Y = X W_star + E, E i.i.d.
+    N(0, noise_sd^2). With b_j = ||(Q^T W_star)_j||^2 (signal on eigendirection j) and d
+    outputs: estimation E||W - W_star||_F^2 = sum_j (1 - f_j)^2 b_j
+    + noise_sd^2 d / n sum_j f_j^2 / lam_j, in-sample prediction
+    E||X (W - W_star)||_F^2 / n
+    = sum_j lam_j (1 - f_j)^2 b_j + noise_sd^2 d / n sum_j f_j^2
+    (sums over lam_j > 0 for the noise; f_j = 0 on the null space, where the whole
+    signal is bias).
 
     Parameters
     ----------
-    Sxx : (p, p); W_star : (p, d); noise_sd >= 0; n : number of samples
-    filt : callable lam (p,) -> filter values (..., p) (e.g. a batch of times)
-    kind : 'estimation' or 'prediction'
+    Sxx : (p, p) array
+    W_star : (p, d) array
+    noise_sd : float, >= 0
+    n : int
+        Number of samples.
+    filt : callable
+        lam (p,) -> filter values (..., p) (e.g. a batch of times).
+    kind : {"estimation", "prediction"}
 
     Returns
     -------
-    risk : array of shape (...)
+    risk : (...) array
     """
     Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
     W_star = v.as_float_array(W_star, "W_star", ndim=2)
@@ -229,11 +275,20 @@ def spectral_risk(Sxx, W_star, noise_sd, n, filt, kind="estimation"):
 
 # --------------------------------------------------------------------------- nuclear norm
 def nuclear_norm_modes(sigma, lam, mu):
-    """Closed form under the common decomposition: mode strengths of the nuclear-norm
-    solution, w_i = max(sigma_i - mu, 0) / lam_i (soft-thresholded sigma), broadcast.
+    """Mode strengths of the nuclear-norm solution under the common decomposition.
 
-    Mode i is active iff mu < sigma_i. Modes with lam_i = 0 carry sigma_i = 0 (Sxy lies in
-    the range of Sxx) and get w_i = 0.
+    w_i = max(sigma_i - mu, 0) / lam_i (soft-thresholded sigma): mode i is active iff
+    mu < sigma_i. Modes with lam_i = 0 carry sigma_i = 0 (Sxy lies in the range of Sxx)
+    and get w_i = 0.
+
+    Parameters
+    ----------
+    sigma, lam, mu : arrays broadcasting together
+        sigma >= 0, lam >= 0, mu >= 0.
+
+    Returns
+    -------
+    array of the broadcast shape
     """
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam", allow_zero=True)
@@ -280,10 +335,10 @@ def _gap(Sxx, Sxy, syy, W, mu, nuc):
 
 
 def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=20000, check_every=5):
-    """Nuclear-norm regression from the moments, batched: FISTA with singular-value
-    thresholding and gradient restarts, stopped on the duality gap.
+    """Nuclear-norm regression from the moments, batched, certified by the duality gap.
 
-    Minimises P(W) = 1/2 tr(W^T Sxx W) - tr(W^T Sxy) + syy/2 + mu ||W||_* (= 1/(2n)
+    FISTA with singular-value thresholding and gradient restarts. Minimises
+    P(W) = 1/2 tr(W^T Sxx W) - tr(W^T Sxy) + syy/2 + mu ||W||_* (= 1/(2n)
     ||Y - X W||_F^2 + mu ||W||_*). Step 1/lam_max(Sxx); momentum of Beck & Teboulle
     (2009), reset whenever the step goes against the momentum (O'Donoghue & Candes'
     gradient restart); stops when gap <= tol * syy / 2 for every problem of the batch
@@ -291,18 +346,29 @@ def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=200
 
     Parameters
     ----------
-    Sxx : (..., p, p) PSD; Sxy : (..., p, d); syy : (...) = ||Y||_F^2 / n
-    mu : float or array (...) > 0 (use `least_squares` for mu = 0)
-    W_init : (..., p, d) warm start (e.g. the solution at a larger mu), default 0
-    tol : relative duality-gap target; max_iter : iterations before giving up
+    Sxx : (..., p, p) array, PSD
+    Sxy : (..., p, d) array
+    syy : (...) array
+        ||Y||_F^2 / n.
+    mu : float or (...) array, > 0
+        Use `least_squares` for mu = 0.
+    W_init : (..., p, d) array, optional
+        Warm start (e.g. the solution at a larger mu), default 0.
+    tol : float
+        Relative duality-gap target.
+    max_iter, check_every : int
+        Iterations before giving up; iterations between gap checks.
 
     Returns
     -------
-    W : (..., p, d) and gap : (...) the certified gap reached (<= tol * syy / 2).
+    W : (..., p, d) array
+    gap : (...) array
+        The certified gap reached (<= tol * syy / 2).
 
     Raises
     ------
-    ValueError naming the gap reached if some problem has not converged after max_iter.
+    ValueError
+        Naming the gap reached if some problem has not converged after max_iter.
     """
     Sxx, Sxy, syy, batch = _check_moments(Sxx, Sxy, syy)
     mu = v.positive(mu, "mu")
@@ -381,7 +447,7 @@ def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max
     -------
     W : (p, d)
     """
-    X, Y = check_data(X, Y)
+    X, Y = v.check_data(X, Y)
     mu = float(v.positive(mu, "mu", allow_zero=True))
     tol = float(v.positive(tol, "tol"))
     if method not in ("auto", "closed", "fista"):
@@ -394,7 +460,7 @@ def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max
             return W
         if method == "closed":
             raise ValueError("method 'closed' needs data with an exact common decomposition (eps = 0)")
-    Sxx, Sxy, syy = _moments3(X, Y)
+    Sxx, Sxy, syy = moments_with_energy(X, Y)
     return nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=W_init, tol=tol, max_iter=max_iter)[0]
 
 
@@ -410,7 +476,7 @@ def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
     -------
     W : (m, p, d), entry j the solution at mus[j]
     """
-    X, Y = check_data(X, Y)
+    X, Y = v.check_data(X, Y)
     mus = v.positive(mus, "mus", allow_zero=True)
     if mus.ndim != 1:
         raise ValueError(f"mus must be a 1-D array, got shape {mus.shape}")
@@ -423,19 +489,26 @@ def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
 
 
 def refit_on_support(X, Y, W, rtol=1e-8):
-    """Least-squares refit of W on its active modes: the minimiser of f over
-    U_r M V_r^T (M free, (r, r)), with U_r, V_r the singular vectors of W whose singular
-    values exceed rtol * ||W||_2: M = (U_r^T Sxx U_r)^+ U_r^T Sxy V_r.
+    """Least-squares refit of W on its active modes.
+
+    The minimiser of f over U_r M V_r^T (M free, (r, r)), with U_r, V_r the singular
+    vectors of W whose singular values exceed rtol * ||W||_2:
+    M = (U_r^T Sxx U_r)^+ U_r^T Sxy V_r.
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); W : (p, d)
+    X : (n, p) array
+    Y : (n, d) array
+    W : (p, d) array
+    rtol : float
+        Relative cut on the singular values of W.
 
     Returns
     -------
-    W_refit : (p, d), with the row and column spaces of W (0 if W = 0)
+    W_refit : (p, d) array
+        With the row and column spaces of W (0 if W = 0).
     """
-    Sxx, Sxy = moments(*check_data(X, Y))
+    Sxx, Sxy = moments(X, Y)
     W = v.as_float_array(W, "W", ndim=2)
     if W.shape != Sxy.shape:
         raise ValueError(f"W must have shape {Sxy.shape}, got {W.shape}")
@@ -464,7 +537,16 @@ def schatten_mode_threshold(sigma, lam, depth):
     mu*_i = L / (2 (L - 1)) ((L - 2) / (L - 1))^{1 - 2/L} sigma_i^{2 - 2/L} lam_i^{-(1 - 2/L)}
     (= sigma_i for L = 2); at mu*_i the minimiser jumps from 0 to
     w* = (L - 2) / (L - 1) sigma_i / lam_i. Derivation in chapters/05_regularization.
-    sigma, lam broadcast together; depth L >= 2.
+
+    Parameters
+    ----------
+    sigma, lam : arrays broadcasting together, > 0
+    depth : int
+        L >= 2.
+
+    Returns
+    -------
+    array of the broadcast shape: mu*
     """
     L, sigma, lam = _schatten_args(sigma, lam, depth)
     q = 2.0 / L
@@ -473,12 +555,23 @@ def schatten_mode_threshold(sigma, lam, depth):
 
 
 def schatten_mode_solution(sigma, lam, mu, depth):
-    """Global minimiser over w >= 0 of g(w) = 1/2 lam w^2 - sigma w + mu w^{2/L}, broadcast.
+    """Global minimiser over w >= 0 of g(w) = 1/2 lam w^2 - sigma w + mu w^{2/L}.
 
     L = 2: soft thresholding max(sigma - mu, 0) / lam. L >= 3: 0 if mu >= mu* (see
     `schatten_mode_threshold`; ties go to 0), else the larger root of
     g'(w) = lam w - sigma + (2/L) mu w^{2/L - 1} = 0, found by bisection on
     [argmin g', sigma / lam] where g' is increasing.
+
+    Parameters
+    ----------
+    sigma, lam, mu : arrays broadcasting together
+        sigma, lam > 0; mu >= 0.
+    depth : int
+        L >= 2.
+
+    Returns
+    -------
+    array of the broadcast shape
     """
     L, sigma, lam = _schatten_args(sigma, lam, depth)
     mu = v.positive(mu, "mu", allow_zero=True)

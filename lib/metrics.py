@@ -3,44 +3,88 @@ leading axes: a trajectory of maps has shape (T, ..., p, d)."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import _validate as v
-from .problems import check_data
+from .problems import moments_with_energy
 
 
 def trace_norm(W) -> np.ndarray:
-    """Nuclear norm (sum of singular values) of W (..., p, d); shape (...)."""
+    """Nuclear norm (sum of singular values) of each map.
+
+    Parameters
+    ----------
+    W : (..., p, d) array
+
+    Returns
+    -------
+    (...) array
+    """
     W = v.as_float_array(W, "W", min_ndim=2)
     return np.linalg.svd(W, compute_uv=False).sum(axis=-1)
 
 
 def singular_values(W) -> np.ndarray:
-    """Singular values of W (..., p, d), decreasing; shape (..., min(p, d))."""
+    """Singular values of each map, decreasing.
+
+    Parameters
+    ----------
+    W : (..., p, d) array
+
+    Returns
+    -------
+    (..., min(p, d)) array
+    """
     W = v.as_float_array(W, "W", min_ndim=2)
     return np.linalg.svd(W, compute_uv=False)
 
 
 def loss(X, Y, W) -> np.ndarray:
-    """f(W) = 1/(2n) ||Y - X W||_F^2 for W of shape (..., p, d); result shape (...).
+    """The loss f(W) = 1/(2n) ||Y - X W||_F^2 of each map.
 
-    Computed from the moments, 1/2 tr(W^T Sxx W) - tr(W^T Sxy) + 1/(2n) ||Y||_F^2, so a
-    trajectory of many maps costs no pass over the data; rounding can leave a tiny
-    negative value at an exact fit, which is clipped to 0 (the loss is a squared norm).
+    Computed from the moments of `lib.problems.moments_with_energy`,
+    1/2 tr(W^T Sxx W) - tr(W^T Sxy) + 1/(2n) ||Y||_F^2, so a trajectory of many maps
+    costs no pass over the data; rounding can leave a tiny negative value at an exact
+    fit, which is clipped to 0 (the loss is a squared norm).
+
+    Parameters
+    ----------
+    X : (n, p) array
+    Y : (n, d) array
+    W : (..., p, d) array
+
+    Returns
+    -------
+    (...) array
     """
-    X, Y = check_data(X, Y)
+    Sxx, Sxy, syy = moments_with_energy(X, Y)
     W = v.as_float_array(W, "W", min_ndim=2)
-    n, p = X.shape
-    d = Y.shape[1]
-    if W.shape[-2:] != (p, d):
-        raise ValueError(f"W must have trailing shape ({p}, {d}) to match X {X.shape} and Y {Y.shape}, got {W.shape}")
-    Sxx, Sxy = X.T @ X / n, X.T @ Y / n
-    syy = np.sum(Y * Y) / n
+    if W.shape[-2:] != Sxy.shape:
+        raise ValueError(
+            f"W must have trailing shape {Sxy.shape} to match X {np.shape(X)} and "
+            f"Y {np.shape(Y)}, got {W.shape}"
+        )
     return loss_from_moments(Sxx, Sxy, syy, W)
 
 
 def loss_from_moments(Sxx, Sxy, syy, W) -> np.ndarray:
-    """The loss from the moments Sxx (p, p), Sxy (p, d) and syy = ||Y||_F^2 / n."""
+    """The loss f(W) from the moments, without the data.
+
+    Parameters
+    ----------
+    Sxx : (..., p, p) array
+    Sxy : (..., p, d) array
+    syy : float or (...) array
+        ||Y||_F^2 / n.
+    W : (..., p, d) array
+
+    Returns
+    -------
+    (...) array
+        1/2 tr(W^T Sxx W) - tr(W^T Sxy) + syy / 2, clipped at 0.
+    """
     # tr(W^T Sxx W) as the sum of (Sxx W) * W: one (stacked) product instead of a
     # three-operand einsum, which numpy evaluates without BLAS.
     quad = np.sum((Sxx @ W) * W, axis=(-2, -1))
@@ -49,16 +93,135 @@ def loss_from_moments(Sxx, Sxy, syy, W) -> np.ndarray:
 
 
 def mode_strengths(W, U, V, k=None) -> np.ndarray:
-    """Diagonal of U^T W V: the strength of each mode u_i v_i^T in W (..., p, d); shape (..., k)."""
+    """Diagonal of U^T W V: the strength of each mode u_i v_i^T in W.
+
+    Parameters
+    ----------
+    W : (..., p, d) array
+    U : (p, m) array, V : (d, m') array
+        Mode bases (columns orthonormal).
+    k : int, optional
+        Number of modes, 1 <= k <= min(m, m') (default: all).
+
+    Returns
+    -------
+    (..., k) array
+        u_i^T W v_i. `modes_to_map` is the inverse on aligned maps.
+    """
     W = v.as_float_array(W, "W", min_ndim=2)
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
-    k = min(U.shape[1], V.shape[1]) if k is None else v.integer(k, "k", low=1, high=min(U.shape[1], V.shape[1]))
+    m = min(U.shape[1], V.shape[1])
+    k = m if k is None else v.integer(k, "k", low=1, high=m)
     return np.einsum("pi,...pd,di->...i", U[:, :k], W, V[:, :k])
 
 
+def modes_to_map(U, V, w) -> np.ndarray:
+    """End-to-end map U diag(w) V^T from mode strengths; inverse of `mode_strengths`.
+
+    Parameters
+    ----------
+    U : (p, >= k) array, V : (d, >= k) array
+        Mode bases.
+    w : (..., k) array
+        Mode strengths.
+
+    Returns
+    -------
+    (..., p, d) array
+    """
+    U = v.as_float_array(U, "U", ndim=2)
+    V = v.as_float_array(V, "V", ndim=2)
+    w = v.as_float_array(w, "w", min_ndim=1)
+    k = w.shape[-1]
+    if k > min(U.shape[1], V.shape[1]):
+        raise ValueError(
+            f"w has {k} modes but U and V have {U.shape[1]} and {V.shape[1]} columns"
+        )
+    return np.einsum("pi,...i,di->...pd", U[:, :k], w, V[:, :k])
+
+
+def mode_coordinates(W, U, V) -> np.ndarray:
+    """U^T W V: the maps W in the mode bases (entry (i, j) couples u_i and v_j).
+
+    Parameters
+    ----------
+    W : (..., p, d) array
+    U : (..., p, k) array, V : (..., d, k') array
+        Mode bases; leading axes broadcast against W's (e.g. one basis per draw).
+
+    Returns
+    -------
+    (..., k, k') array
+    """
+    W = v.as_float_array(W, "W", min_ndim=2)
+    U = v.as_float_array(U, "U", min_ndim=2)
+    V = v.as_float_array(V, "V", min_ndim=2)
+    if U.shape[-2] != W.shape[-2] or V.shape[-2] != W.shape[-1]:
+        raise ValueError(
+            f"U {U.shape} and V {V.shape} must have W's {W.shape[-2:]} rows"
+        )
+    return np.swapaxes(U, -1, -2) @ W @ V
+
+
+def off_mode_part(W, U, V) -> np.ndarray:
+    """U^T W V with its diagonal zeroed: what W holds outside the modes u_i v_i^T.
+
+    Zero at all times for a path that stays aligned; its size measures how far the
+    modes couple.
+
+    Parameters
+    ----------
+    W, U, V
+        As in `mode_coordinates`.
+
+    Returns
+    -------
+    (..., k, k') array
+    """
+    M = mode_coordinates(W, U, V)
+    m = min(M.shape[-2:])
+    M[..., np.arange(m), np.arange(m)] = 0.0
+    return M
+
+
+def rank_truncation(W, k) -> np.ndarray:
+    """Best rank-k approximation of each map in Frobenius norm (Eckart-Young).
+
+    The top k singular triplets of W; several ranks share one SVD.
+
+    Parameters
+    ----------
+    W : (..., p, d) array
+    k : int or sequence of K ints
+        Rank(s), 0 <= k <= min(p, d).
+
+    Returns
+    -------
+    (..., p, d) array, or (K, ..., p, d) for a sequence of ranks
+    """
+    W = v.as_float_array(W, "W", min_ndim=2)
+    several = not isinstance(k, numbers.Integral)
+    top = min(W.shape[-2:])
+    ks = [v.integer(r, "k", low=0, high=top) for r in (k if several else [k])]
+    U, s, Vt = np.linalg.svd(W, full_matrices=False)
+    out = [(U[..., :r] * s[..., None, :r]) @ Vt[..., :r, :] for r in ks]
+    return np.stack(out) if several else out[0]
+
+
 def relative_distance(W, W_ref) -> np.ndarray:
-    """||W - W_ref||_F / ||W_ref||_F, broadcast over leading axes (absolute if W_ref = 0)."""
+    """Relative Frobenius distance ||W - W_ref||_F / ||W_ref||_F.
+
+    Parameters
+    ----------
+    W, W_ref : (..., p, d) arrays
+        Broadcasting over leading axes.
+
+    Returns
+    -------
+    (...) array
+        Absolute distance where W_ref = 0.
+    """
     W = v.as_float_array(W, "W", min_ndim=2)
     W_ref = v.as_float_array(W_ref, "W_ref", min_ndim=2)
     num = np.linalg.norm(W - W_ref, axis=(-2, -1))
@@ -78,7 +241,8 @@ def crossing_times(t, y, level) -> np.ndarray:
     Returns
     -------
     array of shape y.shape[1:]: the first crossing time from below, NaN where the
-    trajectory never reaches the level (callers must check: see `half_way_times`).
+    trajectory never reaches the level (callers must check: see
+    `half_way_crossings`).
     """
     t = v.as_float_array(t, "t", ndim=1)
     y = v.as_float_array(y, "y", min_ndim=1)
@@ -100,11 +264,29 @@ def crossing_times(t, y, level) -> np.ndarray:
     return np.where(reached, out, np.nan)
 
 
-def half_way_times(t, w, limits) -> np.ndarray:
+def half_way_crossings(t, w, limits) -> np.ndarray:
     """Measured time at which each mode strength first reaches half its limit.
 
-    t : (T,), w : (T, ..., k), limits : (..., k) (e.g. sigma / lam). Raises ValueError if
-    some mode never gets half way within the samples (instead of returning NaN).
+    The measured counterpart of `lib.theory.half_way_times`, by linear interpolation
+    (`crossing_times`).
+
+    Parameters
+    ----------
+    t : (T,) array
+        Increasing sample times.
+    w : (T, ..., k) array
+        Mode strengths.
+    limits : (..., k) array
+        Their limits (e.g. sigma / lam).
+
+    Returns
+    -------
+    (..., k) array
+
+    Raises
+    ------
+    ValueError
+        If some mode never gets half way within the samples (instead of returning NaN).
     """
     out = crossing_times(t, w, 0.5 * np.asarray(limits, dtype=float))
     if np.isnan(out).any():
@@ -116,9 +298,19 @@ def half_way_times(t, w, limits) -> np.ndarray:
 def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:
     """Smallest period p <= max_period with tail[t + p] == tail[t] (to rtol) for all t.
 
-    tail : (T, ...) the end of an orbit (T > 2 * max_period). Returns an int array of
-    shape tail.shape[1:]: 1 for a fixed point, 2, 4, ... for cycles, and 0 when no period
-    up to max_period fits (an irregular orbit, or one not yet settled).
+    Parameters
+    ----------
+    tail : (T, ...) array
+        The end of an orbit, T > 2 * max_period.
+    rtol : float
+        Tolerance relative to the largest value of each orbit.
+    max_period : int
+
+    Returns
+    -------
+    int array of shape tail.shape[1:]
+        1 for a fixed point, 2, 4, ... for cycles, and 0 when no period up to max_period
+        fits (an irregular orbit, or one not yet settled).
     """
     tail = v.as_float_array(tail, "tail", min_ndim=1)
     max_period = v.integer(max_period, "max_period", low=1)
@@ -133,21 +325,24 @@ def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:
 
 
 def plateau_distance(w, limits, k) -> np.ndarray:
-    """Trace-norm distance from an aligned map U diag(w) V^T to the k-th plateau
-    U diag(limits_1, ..., limits_k, 0, ...) V^T, i.e.
+    """Trace-norm distance from an aligned map U diag(w) V^T to the k-th plateau.
 
-        sum_{i <= k} |limits_i - w_i| + sum_{i > k} |w_i|.
+    The plateau is U diag(limits_1, ..., limits_k, 0, ...) V^T, so the distance is
+    sum_{i <= k} |limits_i - w_i| + sum_{i > k} |w_i|.
 
     Parameters
     ----------
-    w : (..., m) mode strengths, modes listed in the order they are learned
-        (for the auto-encoder: decreasing variance); a trajectory (T, m) is fine.
-    limits : scalar or (m,) the limits sigma_i / lam_i (1 for the auto-encoder).
-    k : int in [0, m], the plateau (number of learned modes).
+    w : (..., m) array
+        Mode strengths, modes listed in the order they are learned (for the
+        auto-encoder: decreasing variance); a trajectory (T, m) is fine.
+    limits : float or (m,) array
+        The limits sigma_i / lam_i (1 for the auto-encoder).
+    k : int
+        The plateau (number of learned modes), 0 <= k <= m.
 
     Returns
     -------
-    array of shape w.shape[:-1].
+    array of shape w.shape[:-1]
     """
     w = v.as_float_array(w, "w", min_ndim=1)
     m = w.shape[-1]
@@ -236,12 +431,21 @@ def plateau_lengths(fractions, low=0.1, high=0.9) -> np.ndarray:
 
 
 def prediction_distance(Sxx, W, W_ref) -> np.ndarray:
-    """||Sxx^{1/2} (W - W_ref)||_F / ||Sxx^{1/2} W_ref||_F: the distance between the
+    """Relative distance between the predictions of two maps.
+
+    ||Sxx^{1/2} (W - W_ref)||_F / ||Sxx^{1/2} W_ref||_F: the distance between the
     predictions X W and X W_ref (root mean square over samples), relative to the size of
     the reference's predictions; absolute if W_ref predicts 0. Directions of tiny input
     variance, which dominate the parameter distance `relative_distance`, barely count.
 
-    Sxx : (p, p); W, W_ref : (..., p, d) broadcasting. Returns shape (...).
+    Parameters
+    ----------
+    Sxx : (p, p) array
+    W, W_ref : (..., p, d) arrays, broadcasting
+
+    Returns
+    -------
+    (...) array
     """
     Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
     W = v.as_float_array(W, "W", min_ndim=2)
@@ -253,9 +457,21 @@ def prediction_distance(Sxx, W, W_ref) -> np.ndarray:
 
 
 def population_excess(C, W, W_star) -> np.ndarray:
-    """Excess population loss 1/2 tr((W - W*)^T C (W - W*)) of W (..., p, d) over the
-    true map W* (p, d) when inputs have covariance C (p, p): the test loss on infinitely
-    many fresh samples minus the noise floor (`lib.problems.planted_low_rank`)."""
+    """Excess population loss 1/2 tr((W - W*)^T C (W - W*)) over the true map W*.
+
+    The test loss on infinitely many fresh samples with input covariance C, minus the
+    noise floor (`lib.problems.planted_low_rank`).
+
+    Parameters
+    ----------
+    C : (p, p) array
+    W : (..., p, d) array
+    W_star : (p, d) array
+
+    Returns
+    -------
+    (...) array
+    """
     C = v.as_float_array(C, "C", ndim=2)
     W = v.as_float_array(W, "W", min_ndim=2)
     W_star = v.as_float_array(W_star, "W_star", min_ndim=2)

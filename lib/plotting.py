@@ -259,3 +259,60 @@ def interactive_figure(fig, update: Callable, name: str, values: Sequence[float]
     box.redraw = redraw
     box.frame_link = frame_link
     return box
+
+
+def fraction_learned(ax, s, fractions, transitions=None, colors=None, labels=None,
+                     linestyles=None, transition_style="--",
+                     xlabel=r"rescaled time $t/\delta$") -> None:
+    """Draw each mode's learned fraction against rescaled time, with its T_i marked.
+
+    The book's recurring figure: w_i / (sigma_i / lam_i) against t / delta, one curve
+    per mode, and a vertical line at each mode's transition time T_i
+    (`lib.theory.transition_time_rescaled`).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        Where to draw.
+    s : (T,) array
+        Rescaled times (or iterations) t / delta.
+    fractions : (T, k) array
+        Learned fraction of each mode at those times.
+    transitions : (k,) array, optional
+        Transition times T_i, drawn as vertical lines in the mode's colour.
+    colors : sequence of k colours, optional
+        Default `mode_colors(k)`.
+    labels : sequence of k strings, optional
+        Legend labels; default "mode i".
+    linestyles : sequence of k line styles, optional
+        Default solid.
+    transition_style : str
+        Line style of the T_i lines.
+    xlabel : str
+        Label of the x axis.
+
+    Returns
+    -------
+    None
+    """
+    import numpy as np  # here, not at the top: the rest of this module does not need it
+
+    fractions = np.asarray(fractions, dtype=float)
+    if fractions.ndim != 2 or fractions.shape[0] != np.size(s):
+        raise ValueError(
+            f"fractions must have shape (len(s), k) = ({np.size(s)}, k), "
+            f"got {fractions.shape}"
+        )
+    k = fractions.shape[1]
+    colors = mode_colors(k) if colors is None else list(colors)
+    for i in range(k):
+        ax.plot(
+            s,
+            fractions[:, i],
+            color=colors[i],
+            ls="-" if linestyles is None else linestyles[i],
+            label=f"mode {i + 1}" if labels is None else labels[i],
+        )
+        if transitions is not None:
+            ax.axvline(transitions[i], color=colors[i], ls=transition_style, lw=0.8)
+    ax.set_xlabel(xlabel)

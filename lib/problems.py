@@ -27,34 +27,75 @@ def _rng(seed) -> np.random.Generator:
 
 
 def random_orthogonal(size: int, rng: np.random.Generator) -> np.ndarray:
-    """Haar-distributed orthogonal matrix, shape (size, size)."""
+    """Haar-distributed orthogonal matrix.
+
+    Parameters
+    ----------
+    size : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (size, size) array
+    """
     q, r = np.linalg.qr(rng.standard_normal((size, size)))
     return q * np.sign(np.diag(r))  # sign fix makes the distribution Haar
 
 
 def moments(X, Y) -> tuple[np.ndarray, np.ndarray]:
-    """Second moments of the data: Sxx = X^T X / n (p, p) and Sxy = X^T Y / n (p, d)."""
-    X, Y = check_data(X, Y)
+    """Second moments of the data.
+
+    Parameters
+    ----------
+    X : (n, p) array
+    Y : (n, d) array
+
+    Returns
+    -------
+    Sxx : (p, p) array
+        X^T X / n.
+    Sxy : (p, d) array
+        X^T Y / n.
+    """
+    X, Y = v.check_data(X, Y)
     n = X.shape[0]
     return X.T @ X / n, X.T @ Y / n
 
 
-def check_data(X, Y) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a data pair: X (n, p) and Y (n, d) finite with the same n."""
-    X = v.as_float_array(X, "X", ndim=2)
-    Y = v.as_float_array(Y, "Y", ndim=2)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y must have the same number of rows, got X {X.shape} and Y {Y.shape}")
-    if X.shape[0] < 1:
-        raise ValueError("X must have at least one row")
-    return X, Y
+def moments_with_energy(X, Y) -> tuple[np.ndarray, np.ndarray, float]:
+    """`moments` and the output energy syy = ||Y||_F^2 / n: all the loss needs.
+
+    Parameters
+    ----------
+    X, Y
+        As in `moments`: (n, p) and (n, d) arrays.
+
+    Returns
+    -------
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    syy : float
+    """
+    Sxx, Sxy = moments(X, Y)
+    Y = np.asarray(Y, dtype=float)
+    return Sxx, Sxy, float(np.sum(Y * Y) / Y.shape[0])
 
 
 def off_diagonal_perturbation(p: int, eps: float, rng: np.random.Generator) -> np.ndarray:
-    """Random symmetric (p, p) matrix with zero diagonal and spectral norm exactly `eps`.
+    """Random symmetric matrix with zero diagonal and spectral norm exactly `eps`.
 
     The zero diagonal keeps the eigenvalue estimates diag(U^T Sxx U) equal to `lam`,
     so `eps` is also what `measure_assumption` reports.
+
+    Parameters
+    ----------
+    p : int
+    eps : float, >= 0
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (p, p) array
     """
     if eps == 0 or p < 2:
         return np.zeros((p, p))
@@ -156,11 +197,21 @@ def measure_assumption(X, Y, rtol=None) -> Assumption:
     Sxy are not determined by Sxy, so that block of U is rotated to diagonalise Sxx
     there (the choice that makes eps smallest within it). eps = ||offdiag(U^T Sxx U)||_2.
 
-    rtol : None, or a float in [0, 1): singular values at most rtol * sigma_1 count as
-        zero (set to 0 in the result) and their left directions join that block. With
-        None only the directions beyond min(p, d) do; then a numerically zero singular
-        value keeps an arbitrary singular vector, and eps can depend on rounding (on the
-        BLAS thread count, say) when Sxy is rank deficient.
+    Parameters
+    ----------
+    X : (n, p) array
+    Y : (n, d) array
+    rtol : None or float in [0, 1)
+        Singular values at most rtol * sigma_1 count as zero (set to 0 in the result)
+        and their left directions join that block. With None only the directions beyond
+        min(p, d) do; then a numerically zero singular value keeps an arbitrary singular
+        vector, and eps can depend on rounding (on the BLAS thread count, say) when Sxy
+        is rank deficient.
+
+    Returns
+    -------
+    Assumption
+        U (p, p), V (d, d), sigma (min(p, d),), lam (p,) and eps.
     """
     Sxx, Sxy = moments(X, Y)
     U, sigma, Vt = np.linalg.svd(Sxy)
@@ -232,8 +283,54 @@ def aligned_start(U, V, w0, depth=2, width=None, seed=None):
     return factors
 
 
+def balanced_factors(W, depth, width=None):
+    """Balanced factors of a map W: `aligned_start` on the thin SVD W = A diag(s) B^T.
+
+    W_1 = A S^{1/L} (zero-padded to `width` columns), middle factors S^{1/L}, and
+    W_L = S^{1/L} B^T; their product is W and W_l^T W_l = W_{l+1} W_{l+1}^T.
+
+    Parameters
+    ----------
+    W : (p, d) array
+    depth : int
+        Number of factors L >= 1.
+    width : int, optional
+        Hidden width r >= min(p, d) (default min(p, d)).
+
+    Returns
+    -------
+    list of L arrays
+        W_1 (p, r), W_2 (r, r), ..., W_L (r, d); for L = 1, [W] (a copy).
+    """
+    W = v.as_float_array(W, "W", ndim=2)
+    L = v.depth(depth)
+    if L == 1:
+        return [W.copy()]
+    A, s, Bt = np.linalg.svd(W, full_matrices=False)
+    if width is not None:
+        v.integer(width, "width", low=s.size)
+    return aligned_start(A, Bt.T, s, depth=L, width=width)
+
+
 def small_random_start(p, d, scale, depth=2, width=None, seed=0):
-    """Gaussian factors with i.i.d. N(0, scale^2 / fan_in) entries: W_1 (p, r) ... W_L (r, d)."""
+    """Gaussian factors with i.i.d. N(0, scale^2 / fan_in) entries.
+
+    Parameters
+    ----------
+    p, d : int
+        Input and output dimensions, >= 1.
+    scale : float, > 0
+    depth : int
+        Number of factors L >= 1.
+    width : int, optional
+        Hidden width r (default min(p, d)).
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    list of L arrays
+        W_1 (p, r), ..., W_L (r, d).
+    """
     L = v.depth(depth)
     p = v.integer(p, "p", low=1)
     d = v.integer(d, "d", low=1)
@@ -337,7 +434,20 @@ def exponent_for_log_correlation(rho, spread, tau_law):
 
     log sigma = beta log lam + log tau with independent terms, so
     rho = beta sd_l / sqrt(beta^2 sd_l^2 + sd_t^2), sd_l = ln(spread) / sqrt(3) and
-    sd_t the standard deviation of log tau. Requires -1 < rho < 1 and spread > 1.
+    sd_t the standard deviation of log tau.
+
+    Parameters
+    ----------
+    rho : float
+        Target correlation, -1 < rho < 1.
+    spread : float
+        s > 1 (lam log-uniform on [1/s, s]).
+    tau_law : `FactorLaw` or frozen scipy.stats law
+
+    Returns
+    -------
+    float
+        beta.
     """
     rho = float(v.as_float_array(rho, "rho", ndim=0))
     if not -1 < rho < 1:
@@ -460,24 +570,38 @@ def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
 
 
 def digit_images() -> np.ndarray:
-    """The 1797 UCI handwritten digits (8 x 8 pixels) that scikit-learn ships, scaled to
-    [0, 1]: shape (1797, 64), one image per row; the same values as
-    `sklearn.datasets.load_digits().data / 16`, read without importing scikit-learn."""
+    """The 1797 UCI handwritten digits (8 x 8 pixels) of scikit-learn, scaled to [0, 1].
+
+    The same values as `sklearn.datasets.load_digits().data / 16`, read from the bundled
+    copy without importing scikit-learn.
+
+    Returns
+    -------
+    (1797, 64) array
+        One image per row.
+    """
     return _bundled_csv("digits.csv.gz", skiprows=0)[:, :64] / 16.0  # then the label
 
 
 def digits_halves(split_seed=0, n_train=1000, n_validation=400):
-    """The digits regression of chapters/09_real_regression: predict the lower half of each
-    8x8 scikit-learn digit (32 pixels) from its upper half (32 pixels).
+    """The digits regression: predict the lower half of each digit from its upper half.
 
-    Images scaled to [0, 1], split at random (permutation with `split_seed`) into train
-    (first n_train), validation (next n_validation) and test (the rest), and centred
-    with the training mean only.
+    Each 8x8 image (`digit_images`) gives X its upper 32 pixels and Y its lower 32.
+    Images are split at random (permutation with `split_seed`) into train (first
+    n_train), validation (next n_validation) and test (the rest), and centred with the
+    training mean only (chapters/05_regularization and chapters/09_real_regression).
+
+    Parameters
+    ----------
+    split_seed : int
+    n_train : int, >= 1
+    n_validation : int, >= 0
 
     Returns
     -------
-    dict with keys 'train', 'validation', 'test', each an (X, Y) pair of arrays of
-    shapes (m, 32) and (m, 32).
+    dict
+        Keys 'train', 'validation', 'test', each an (X, Y) pair of arrays of shapes
+        (m, 32) and (m, 32).
     """
     n_train = v.integer(n_train, "n_train", low=1)
     n_validation = v.integer(n_validation, "n_validation", low=0)

@@ -15,8 +15,18 @@ import numpy as np
 def sig(x, digits: int = 3, atol: float = 0.0) -> str:
     """x rounded to `digits` significant digits, in plain or scientific notation.
 
-    |x| < atol prints as "0": use it for quantities whose exact value is zero and whose
-    computed value is rounding noise (a loss at an exact fit, say)."""
+    Parameters
+    ----------
+    x : float
+    digits : int
+    atol : float
+        |x| < atol prints as "0": use it for quantities whose exact value is zero and
+        whose computed value is rounding noise (a loss at an exact fit, say).
+
+    Returns
+    -------
+    str
+    """
     x = float(x)
     if not math.isfinite(x):
         return str(x)
@@ -26,8 +36,19 @@ def sig(x, digits: int = 3, atol: float = 0.0) -> str:
 
 
 def decade(x) -> str:
-    """The power of ten at or above |x| (e.g. 3.1e-11 -> '1e-10'): a stable way to print an
-    error whose digits are rounding noise. Exact zero prints as '0'."""
+    """The power of ten at or above |x| (e.g. 3.1e-11 -> '1e-10').
+
+    A stable way to print an error whose digits are rounding noise.
+
+    Parameters
+    ----------
+    x : float
+
+    Returns
+    -------
+    str
+        '0' for an exact zero.
+    """
     x = abs(float(x))
     if not math.isfinite(x):
         return str(x)
@@ -40,10 +61,24 @@ def check(label: str, error, tol, floor=None) -> bool:
     """Print 'label: max error <= 1e-10, tolerance 1e-08: OK' (or FAIL); return the verdict.
 
     Use as `assert check(...)` so that a false claim fails the cell, and the printed
-    verdict is what nbval compares. An error within a factor 10 of the tolerance is printed
-    to two significant digits (it is a modelling error, worth reading); a smaller one as the
-    power of ten above it, and one below `floor` (default max(tol / 10^3, 1e-13)) as
-    '<= floor': those digits are rounding noise that differs between BLAS builds.
+    verdict is what nbval compares. An error within a factor 10 of the tolerance is
+    printed to two significant digits (it is a modelling error, worth reading); a
+    smaller one as the power of ten above it, and one below `floor` as '<= floor':
+    those digits are rounding noise that differs between BLAS builds.
+
+    Parameters
+    ----------
+    label : str
+    error : float or array
+        Errors; their largest absolute value is checked (must be finite).
+    tol : float
+    floor : float, optional
+        Default max(tol / 10^3, 1e-13).
+
+    Returns
+    -------
+    bool
+        error <= tol.
     """
     error = float(np.max(np.abs(error)))
     if not math.isfinite(error):
@@ -56,15 +91,42 @@ def check(label: str, error, tol, floor=None) -> bool:
 
 
 def verdict(label: str, ok: bool, detail: str = "") -> bool:
-    """Print 'label: detail: OK' (or FAIL) for a claim that is not an error bound."""
+    """Print 'label: detail: OK' (or FAIL) for a claim that is not an error bound.
+
+    Parameters
+    ----------
+    label : str
+    ok : bool
+    detail : str
+        Printed between the label and the verdict when not empty.
+
+    Returns
+    -------
+    bool
+        ok.
+    """
     ok = bool(ok)
     print(f"{label}{': ' + detail if detail else ''}: {'OK' if ok else 'FAIL'}")
     return ok
 
 
 def table(header, rows, digits: int = 3, atol: float = 0.0) -> None:
-    """Print a fixed-width text table; floats rounded to `digits` significant digits and
-    those below `atol` in magnitude printed as 0 (see `sig`)."""
+    """Print a fixed-width text table.
+
+    Parameters
+    ----------
+    header : sequence of str
+    rows : sequence of sequences
+        Strings as they are, integers in full, floats rounded to `digits` significant
+        digits (see `sig`).
+    digits : int
+    atol : float
+        Floats below it in magnitude print as 0.
+
+    Returns
+    -------
+    None
+    """
     cells = [[c if isinstance(c, str) else (str(c) if isinstance(c, (int, np.integer)) else sig(c, digits, atol))
               for c in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
@@ -74,8 +136,20 @@ def table(header, rows, digits: int = 3, atol: float = 0.0) -> None:
 
 
 def mean_se(x, digits: int = 2, axis: int = -1) -> str:
-    """'mean ± standard error' of the samples along `axis` (e.g. over data splits or
-    seeds), the mean to `digits` significant digits and the error to one."""
+    """'mean ± standard error' of the samples along `axis` (e.g. over splits or seeds).
+
+    Parameters
+    ----------
+    x : array
+        At least 2 samples along `axis`.
+    digits : int
+        Significant digits of the mean (the error gets one).
+    axis : int
+
+    Returns
+    -------
+    str
+    """
     x = np.asarray(x, dtype=float)
     n = x.shape[axis]
     if n < 2:

@@ -1,5 +1,8 @@
 """Closed forms and bounds: what the theory predicts, with no simulation.
 
+Sharpness and stable step sizes live in `lib.stability`, the estimators a path is
+compared against in `lib.estimators`; nothing here imports `lib.dynamics`.
+
 Mode strengths: from the aligned balanced start the end-to-end map stays
 W(t) = U diag(w(t)) V^T, and each mode strength w_i evolves on its own (see
 `lib.dynamics` for the iterations and `chapters/02_continuous` for the derivation).
@@ -9,18 +12,11 @@ to shape (..., k); times `t` of any shape; results have shape t.shape + (..., k)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _validate as v
-from .estimators import reduced_rank_regression  # noqa: F401  (moved; re-exported)
-
-
-def _times(t) -> np.ndarray:
-    t = v.as_float_array(t, "t")
-    if np.any(t < 0):
-        raise ValueError("t must be non-negative (times or iterations since the start)")
-    return t
-
 
 def _mode_params(sigma, lam, w0, *, depth: int):
     sigma = v.positive(sigma, "sigma", allow_zero=True)
@@ -55,7 +51,7 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     L = v.depth(depth)
     if L > 2:
         raise ValueError("depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for depth >= 3")
-    t = _times(t)
+    t = v.times(t)
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
     tt = t.reshape(t.shape + (1,) * sigma.ndim)
     if L == 1:
@@ -69,7 +65,7 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
 
 
 def half_way_times(sigma, lam, w0, eta=None, depth=2):
-    """Predicted time (or iteration) at which w_i first reaches half of sigma_i / lam_i.
+    """Predicted time (or iteration) at which w_i first reaches sigma_i / (2 lam_i).
 
     Gradient flow (eta None), depth 2: exact, from the closed form,
         t_half = log((sigma - lam w0) / (lam w0)) / (2 sigma).
@@ -80,9 +76,24 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
     log(sigma / (2 lam w0)) / (2 log(1 + eta sigma)) (the geometric upper bound); the
     bracket is proved and measured in chapters/03_discrete.
     Depth 1: flow log(2 (1 - lam w0 / sigma)) / lam; descent divides by
-    -log(1 - eta lam) instead of lam.
+    -log(1 - eta lam) instead of lam. `lib.metrics.half_way_crossings` measures the same
+    times on a trajectory.
 
-    Returns an array of shape (..., k); modes that start at or above half-way give 0.
+    Parameters
+    ----------
+        sigma, lam, w0 : arrays broadcasting to (..., k)
+            Singular values of Sxy (> 0), eigenvalues of Sxx paired with them (> 0) and
+            initial strengths (> 0 for depth 2).
+    eta : None, float or array broadcasting to (..., k)
+        None for gradient flow; the step size(s) for gradient descent.
+    depth : int
+        1 or 2 (deeper: `half_way_time_any_depth`).
+
+    Returns
+    -------
+    (..., k) array
+        Times (flow) or iterations (descent); 0 for modes that start at or above
+        half-way.
     """
     L = v.depth(depth)
     if L > 2:
@@ -116,6 +127,18 @@ def transition_time_rescaled(sigma, eta=None):
     Flow: T_i = 1 / sigma_i. Descent: T_i = 1 / log(1 + eta sigma_i) iterations per unit
     of delta, which is 1/(eta sigma_i) + 1/2 + O(eta sigma_i); the paper's
     1/(eta sigma_i) is its first-order term.
+
+    Parameters
+    ----------
+    sigma : array (..., k), > 0
+        Singular values of Sxy.
+    eta : None or float or array broadcasting with sigma
+        None for gradient flow, else the step size.
+
+    Returns
+    -------
+    array of sigma's (broadcast) shape
+        T_i.
     """
     sigma = v.positive(sigma, "sigma")
     if eta is None:
@@ -125,7 +148,7 @@ def transition_time_rescaled(sigma, eta=None):
 
 
 def _check_bound_args(t, sigma, lam, w0, eta):
-    t = _times(t)
+    t = v.times(t)
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=2)
     sigma = v.positive(sigma, "sigma")
     eta = v.positive(eta, "eta")
@@ -179,10 +202,21 @@ def poster_discrete_bounds(t, sigma, lam, w0, eta, corrected=True):
     As printed:  w0 / ((sigma - lam w0) exp(-c t) + lam w0)
     Corrected:   sigma w0 / ((sigma - lam w0) exp(-c t) + lam w0)
     with c = 2 eta sigma - 4 eta^2 sigma^2 for the lower bound and
-    c = 2 eta sigma + eta^2 sigma^2 for the upper bound.
+    c = 2 eta sigma + eta^2 sigma^2 for the upper bound. These are *claims*, not bounds:
+    chapters/03_discrete shows where each one fails.
 
-    Returns (lower, upper) with the shape convention of `continuous_modes`. These are
-    *claims*, not bounds: chapters/03_discrete shows where each one fails.
+    Parameters
+    ----------
+    t : array, any shape
+        Iterations >= 0.
+    sigma, lam, w0, eta : arrays broadcasting to (..., k)
+        As in `discrete_bounds`.
+    corrected : bool
+        Restore the sigma missing from the printed numerator.
+
+    Returns
+    -------
+    lower, upper : arrays of shape t.shape + (..., k)
     """
     t, sigma, lam, w0, eta = _check_bound_args(t, sigma, lam, w0, eta)
     h = eta * sigma
@@ -196,8 +230,23 @@ def poster_discrete_bounds(t, sigma, lam, w0, eta, corrected=True):
 
 
 def sequential_limit(U, V, sigma, lam, k):
-    """The plateau the depth-2 flow visits between T_k and T_{k+1} (vanishing init):
-    sum over the k largest sigma_i of (sigma_i / lam_i) u_i v_i^T, shape (p, d)."""
+    """The plateau the depth-2 flow visits between T_k and T_{k+1} (vanishing start).
+
+    sum over the k largest sigma_i of (sigma_i / lam_i) u_i v_i^T.
+
+    Parameters
+    ----------
+    U : (p, m) array, V : (d, m) array
+        Mode bases (e.g. from `lib.problems.measure_assumption`).
+    sigma, lam : (m,) arrays
+        Paired spectra (sigma >= 0, lam > 0).
+    k : int
+        Number of learned modes, 0 <= k <= m.
+
+    Returns
+    -------
+    (p, d) array
+    """
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
     sigma = v.positive(sigma, "sigma", allow_zero=True)
@@ -205,165 +254,76 @@ def sequential_limit(U, V, sigma, lam, k):
     m = sigma.size
     k = v.integer(k, "k", low=0, high=m)
     order = np.argsort(-sigma, kind="stable")[:k]
-    return modes_to_map(U[:, order], V[:, order], sigma[order] / lam[order])
+    # U diag(w) V^T as `lib.metrics.modes_to_map` computes it (theory does not import
+    # metrics: data flow one way)
+    return np.einsum("pi,i,di->pd", U[:, order], sigma[order] / lam[order], V[:, order])
 
 
 def rrr_mode_order(sigma, lam):
-    """Order in which reduced-rank regression adds modes under the assumption: by
-    decreasing loss decrease sigma_i^2 / (2 lam_i). Returns indices into sigma."""
+    """Order in which reduced-rank regression adds modes under the exact assumption.
+
+    By decreasing loss decrease sigma_i^2 / (2 lam_i) (ties keep the given order).
+
+    Parameters
+    ----------
+    sigma, lam : (m,) arrays
+        Paired spectra (sigma >= 0, lam > 0).
+
+    Returns
+    -------
+    (m,) int array
+        Indices into sigma.
+    """
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam")
     return np.argsort(-(sigma**2) / lam, kind="stable")
 
 
-def gauss_newton_sharpness(Sxx, factors):
-    """Largest eigenvalue of the Gauss-Newton part of the Hessian of f at the given factors.
+class BoundRates(NamedTuple):
+    """Rates c of the discrete bounds, each written as v_t vs v_0 exp(-c t).
 
-    The quadratic form is ||Sxx^{1/2} dW||_F^2 with dW = sum_l W_{<l} dW_l W_{>l}; its
-    nonzero spectrum is that of M -> Sxx^{1/2} K(Sxx^{1/2} M) with
-    K(N) = sum_l (W_{<l} W_{<l}^T) N (W_{>l}^T W_{>l}), computed with Lanczos (scipy eigsh).
-    At a global minimum the residual term of the Hessian vanishes, so this is the sharpness
-    there, and 2 / sharpness is the largest step size for which that minimum is linearly
-    stable under gradient descent.
+    v = 1/w - lam/sigma; a lower bound on w_t is an upper bound v_t <= v_0 exp(-c t).
+    Fields are arrays broadcast from eta * sigma.
+    """
+
+    poster_lower: np.ndarray  #: 2h - 4h^2 (h = eta sigma), the poster's lower bound
+    poster_upper: np.ndarray  #: 2h + h^2, the poster's upper bound
+    tight_lower: np.ndarray  #: 2 log(1 + h), the lower bound of `discrete_bounds`
+    tight_upper: np.ndarray  #: -log(1 - 2h) (inf for h >= 1/2), its logistic upper
+
+
+def bound_rates(eta, sigma) -> BoundRates:
+    """Rates of the poster's and of the tight all-t bounds on the depth-2 mode map.
+
+    The poster's bounds are taken with sigma restored in the numerator
+    (`poster_discrete_bounds`); the tight ones are those of `discrete_bounds` (the upper
+    one without its geometric part).
 
     Parameters
     ----------
-    Sxx : (p, p); factors : list of 2-D arrays W_1 (p, r_1) ... W_L (r_{L-1}, d)
-    """
-    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
-    p = Sxx.shape[0]
-    fs = [v.as_float_array(W, f"factors[{i}]", ndim=2) for i, W in enumerate(factors)]
-    if fs[0].shape[0] != p:
-        raise ValueError(f"factors[0] must have {p} rows to match Sxx {Sxx.shape}, got {fs[0].shape}")
-    d = fs[-1].shape[1]
-    L = len(fs)
-    lefts, rights = [np.eye(p)], [np.eye(d)]
-    for l in range(1, L):  # W_{<l} W_{<l}^T and W_{>l}^T W_{>l}
-        left = fs[0]
-        for W in fs[1:l]:
-            left = left @ W
-        lefts.append(left @ left.T)
-    for l in range(L - 1):
-        right = fs[l + 1]
-        for W in fs[l + 2:]:
-            right = right @ W
-        rights.insert(len(rights) - 1, right.T @ right)
-    ev, evec = np.linalg.eigh(Sxx)
-    S_half = (evec * np.sqrt(np.clip(ev, 0, None))) @ evec.T
+    eta : float or array, > 0
+        Step size(s).
+    sigma : float or array, > 0
+        Singular value(s); broadcasts with eta.
 
-    def apply(x):
-        N = S_half @ x.reshape(p, d)
-        return (S_half @ sum(lefts[l] @ N @ rights[l] for l in range(L))).ravel()
-
-    if p * d <= 2:
-        dense = np.column_stack([apply(e) for e in np.eye(p * d)])
-        return float(np.linalg.eigvalsh((dense + dense.T) / 2).max())
-    from scipy.sparse.linalg import LinearOperator, eigsh  # imported here: ~0.3 s
-
-    op = LinearOperator((p * d, p * d), matvec=apply, dtype=float)
-    val = eigsh(op, k=1, which="LA", tol=1e-12, return_eigenvectors=False, v0=np.ones(p * d))
-    return float(val[0])
-
-
-def balanced_factors(W, depth, width=None):
-    """Balanced factors of W (p, d): W_1 = A S^{1/L}, middle S^{1/L}, W_L = S^{1/L} B^T from the
-    thin SVD W = A S B^T (hidden width min(p, d), or `width` >= that, zero-padded)."""
-    W = v.as_float_array(W, "W", ndim=2)
-    L = v.depth(depth)
-    if L == 1:
-        return [W.copy()]
-    A_, s, Bt = np.linalg.svd(W, full_matrices=False)
-    m = s.size
-    r = m if width is None else v.integer(width, "width", low=m)
-    root = s ** (1.0 / L)
-    first = np.zeros((W.shape[0], r))
-    first[:, :m] = A_ * root
-    last = np.zeros((r, W.shape[1]))
-    last[:m] = root[:, None] * Bt
-    middle = np.zeros((r, r))
-    middle[np.arange(m), np.arange(m)] = root
-    return [first] + [middle.copy() for _ in range(L - 2)] + [last]
-
-
-def sharpness_at_minimum(Sxx, Sxy, depth=2):
-    """Sharpness (largest Hessian eigenvalue) of the loss at the balanced factorisation of
-    W_ols = Sxx^+ Sxy, where the residual gradient vanishes: `gauss_newton_sharpness` there.
-
-    Under the common decomposition (eps = 0) this equals
-    max_{i, j} lam_i sum_l w_i^{2(l-1)/L} w_j^{2(L-l)/L} with w = sigma/lam (zero for
-    directions without signal); see `sharpness_aligned`.
-    """
-    Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
-    L = v.depth(depth)
-    p, d = Sxy.shape
-    if Sxx.shape != (p, p):
-        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
-    W = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
-    return gauss_newton_sharpness(Sxx, balanced_factors(W, L))
-
-
-def sharpness_aligned(sigma, lam, depth=2, d=None):
-    """Sharpness at the balanced minimum under the exact common decomposition.
-
-    max over input direction i (all p of lam) and output direction j (d of them) of
-    lam_i * sum_{l=1}^{L} w_i^{2(l-1)/L} w_j^{2(L-l)/L}, w_i = sigma_i / lam_i for the
-    k paired modes and 0 elsewhere. The diagonal i = j gives the mode map's own limit
-    L lam_i w_i^{2 - 2/L} (= 2 sigma_i for L = 2); cross terms can be larger.
-    """
-    sigma = v.positive(sigma, "sigma", allow_zero=True)
-    lam = v.positive(lam, "lam")
-    L = v.depth(depth)
-    k = sigma.size
-    if lam.size < k:
-        raise ValueError(f"lam must have at least len(sigma) = {k} entries, got {lam.size}")
-    d = k if d is None else v.integer(d, "d", low=k)
-    w_in = np.zeros(lam.size)
-    w_in[:k] = sigma / lam[:k]
-    w_out = np.zeros(d)
-    w_out[:k] = w_in[:k]
-    ls = np.arange(1, L + 1)
-    terms = w_in[:, None, None] ** (2 * (ls - 1) / L) * w_out[None, :, None] ** (2 * (L - ls) / L)
-    return float((lam[:, None] * terms.sum(-1)).max())
-
-
-def stable_step_size(sigma, lam, depth=2, d=None):
-    """2 / sharpness_aligned: above it the balanced minimum is linearly unstable."""
-    return 2.0 / sharpness_aligned(sigma, lam, depth, d)
-
-
-def mode_stable_step_size(sigma, lam, depth=2):
-    """Per-mode stability limit of the decoupled mode map: 2 / (L lam w*^{2 - 2/L}),
-    w* = sigma/lam; 1/sigma for depth 2 and 2/lam for depth 1. Shape (..., k)."""
-    L = v.depth(depth)
-    sigma = v.positive(sigma, "sigma")
-    lam = v.positive(lam, "lam")
-    sigma, lam = v.broadcast_modes(sigma=sigma, lam=lam)
-    return 2.0 / (L * lam * (sigma / lam) ** (2 - 2 / L))
-
-
-def bound_rates(eta, sigma) -> dict:
-    """Rates c of the bounds written as v_t compared with v_0 exp(-c t), v = 1/w - lam/sigma.
-
-    A lower bound on w_t is an upper bound v_t <= v_0 exp(-c t) and vice versa.
-    'poster lower' 2h - 4h^2 and 'poster upper' 2h + h^2 (h = eta sigma) are the poster's
-    (with sigma restored in the numerator); 'tight lower' 2 log(1 + h) and 'tight upper'
-    -log(1 - 2h) are the all-t bounds of `discrete_bounds` (the upper one without its
-    geometric part). Values are arrays broadcast from eta * sigma.
+    Returns
+    -------
+    BoundRates
+        Four arrays of the broadcast shape of eta * sigma.
     """
     h = v.positive(eta, "eta") * v.positive(sigma, "sigma")
     with np.errstate(divide="ignore", invalid="ignore"):
         tight_upper = np.where(h < 0.5, -np.log1p(-2 * np.minimum(h, 0.5)), np.inf)
-    return {
-        "poster lower": 2 * h - 4 * h**2,
-        "poster upper": 2 * h + h**2,
-        "tight lower": 2 * np.log1p(h),
-        "tight upper": tight_upper,
-    }
+    return BoundRates(
+        poster_lower=2 * h - 4 * h**2,
+        poster_upper=2 * h + h**2,
+        tight_lower=2 * np.log1p(h),
+        tight_upper=tight_upper,
+    )
 
 
 def transition_window(sigma, eta, constants="tight"):
-    """Rescaled times (start, end) between which mode i makes its transition, from the bounds.
+    """Rescaled times (start, end) between which each mode makes its transition.
 
     With w0 = exp(-2 delta) and delta -> infinity, an upper bound on w_t of rate c_up keeps
     w(delta t) -> 0 for t < 2 / c_up, and a lower bound of rate c_low forces
@@ -372,7 +332,15 @@ def transition_window(sigma, eta, constants="tight"):
     (the geometric bound w0 (1 + h)^{2t} and the tight lower bound), so start = end =
     1 / log(1 + h): the transition time itself.
 
-    Returns (start, end), arrays shaped like sigma.
+    Parameters
+    ----------
+    sigma : array (k,), > 0
+    eta : float, > 0
+    constants : {"tight", "poster"}
+
+    Returns
+    -------
+    start, end : arrays shaped like sigma
     """
     sigma = v.positive(sigma, "sigma")
     eta = v.positive(eta, "eta")
@@ -388,8 +356,21 @@ def transition_window(sigma, eta, constants="tight"):
 
 
 def exactly_k_window_exists(sigma, eta, k, constants="poster"):
-    """True if some rescaled time has modes 1..k provably learned and k+1.. provably not:
-    end of mode k's window < start of mode k+1's (sigma sorted decreasing)."""
+    """Whether some rescaled time has modes 1..k provably learned and no other mode.
+
+    That is: the end of mode k's `transition_window` precedes the start of mode k+1's.
+
+    Parameters
+    ----------
+    sigma : (m,) array, > 0, sorted decreasing
+    eta : float, > 0
+    k : int, 1 <= k < m
+    constants : {"poster", "tight"}
+
+    Returns
+    -------
+    bool
+    """
     sigma = v.positive(sigma, "sigma")
     k = v.integer(k, "k", low=1, high=sigma.size - 1)
     start, end = transition_window(sigma, eta, constants)
@@ -433,12 +414,23 @@ def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
 
 
 def half_way_time_any_depth(sigma, lam, w0, depth):
-    """Exact time at which the balanced depth-L flow w' = L w^{2-2/L} (sigma - lam w)
-    reaches half its limit: the integral of dw / (L w^{2-2/L} (sigma - lam w)) from w0
-    to sigma / (2 lam), by quadrature in u = log w (smooth even for tiny w0).
+    """Exact half-way time of the balanced flow w' = L w^{2-2/L} (sigma - lam w), any L.
 
-    Parameters: sigma, lam, w0 broadcast to (k,), 0 < w0 < sigma / (2 lam); depth >= 1.
-    Returns (k,) times. Depth 1 and 2 agree with `half_way_times` (the tests check it).
+    The integral of dw / (L w^{2-2/L} (sigma - lam w)) from w0 to sigma / (2 lam), by
+    quadrature in u = log w (smooth even for tiny w0). Depth 1 and 2 agree with
+    `half_way_times` (the tests check it).
+
+    Parameters
+    ----------
+    sigma, lam, w0 : arrays broadcasting to (k,)
+        Positive, with w0 < sigma / (2 lam).
+    depth : int
+        L >= 1.
+
+    Returns
+    -------
+    (k,) array
+        Times.
     """
     from scipy.integrate import quad
 
@@ -463,10 +455,22 @@ def half_way_time_any_depth(sigma, lam, w0, depth):
 
 
 def escape_time(sigma, w0, depth):
-    """Blow-up time of the small-w approximation w' = L sigma w^{2-2/L} for depth L >= 3:
-    w^{-(L-2)/L} decreases linearly and vanishes at t* = w0^{-(L-2)/L} / ((L - 2) sigma).
-    Polynomial in 1/w0 (slope -(L-2)/L in log-log), against log(1/w0)/(2 sigma) for L = 2.
-    Shape of sigma (and w0) broadcast together."""
+    """Blow-up time t* of the small-w approximation w' = L sigma w^{2-2/L}, L >= 3.
+
+    w^{-(L-2)/L} decreases linearly and vanishes at
+    t* = w0^{-(L-2)/L} / ((L - 2) sigma): polynomial in 1/w0 (slope -(L-2)/L in
+    log-log), against log(1/w0)/(2 sigma) for L = 2.
+
+    Parameters
+    ----------
+    sigma, w0 : arrays broadcasting together, > 0
+    depth : int
+        L >= 3 (depth 2 escapes in logarithmic time: `half_way_times`).
+
+    Returns
+    -------
+    array of the broadcast shape: t*
+    """
     L = v.depth(depth)
     if L < 3:
         raise ValueError("depth must be >= 3 for the polynomial escape time (depth 2: half_way_times)")
@@ -492,8 +496,16 @@ def escape_time_constant(sigma, lam, depth):
     The sign of C depends on L only: C < 0 for L = 3, 4, 5 and C > 0 for every L >= 6
     (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in chapters/07_depth.
 
-    Parameters: sigma, lam > 0 broadcast together; depth >= 3. Returns an array of
-    their broadcast shape.
+    Parameters
+    ----------
+    sigma, lam : arrays broadcasting together, > 0
+        Paired spectra.
+    depth : int
+        L >= 3 (C has no meaning for depth 2, whose half-way time is logarithmic).
+
+    Returns
+    -------
+    C : array of the broadcast shape
     """
     from scipy.special import hyp2f1
 
@@ -508,26 +520,22 @@ def escape_time_constant(sigma, lam, depth):
     return (sigma / lam) ** (a - 1) / sigma * (integral / L - 2.0 ** (1 - a) / (L - 2))
 
 
-def depth_shrink_threshold(depth, consecutive=True):
-    """Strength w* above which the per-mode stable step size 2 / (L lam w*^{2-2/L}) is
-    smaller at depth L + 1 than at depth L (consecutive=True):
-    w* > (1 + 1/L)^{-L (L + 1) / 2}, a number in (e^{-(L+1)/2}, e^{-L/2});
-    or decreasing in L as a function of a real depth (consecutive=False): w* > e^{-L/2}.
-    Both follow from log(L w^{2-2/L}) = log L + 2 log w - (2/L) log w (chapters/07_depth).
-    """
-    L = v.depth(depth)
-    if consecutive:
-        return (1.0 + 1.0 / L) ** (-L * (L + 1) / 2.0)
-    return float(np.exp(-L / 2.0))
-
-
 def plateau_and_rrr_gains(sigma, lam):
-    """Loss decrease f(0) - f at each plateau of the two-layer flow (the k largest sigma_i
-    learned) and at the rank-k reduced-rank solution (the k largest sigma_i^2 / lam_i),
-    under the exact assumption, where mode i is worth sigma_i^2 / (2 lam_i).
+    """Loss decrease f(0) - f at the flow's plateaus and at the reduced-rank solutions.
 
-    Parameters: sigma, lam of shape (..., m), sigma sorted decreasing along the last axis.
-    Returns (plateau, rrr), each of shape (..., m + 1): entry k is the gain at rank k.
+    Under the exact assumption mode i is worth sigma_i^2 / (2 lam_i): the two-layer
+    flow's k-th plateau keeps the k largest sigma_i, the rank-k reduced-rank solution
+    the k largest sigma_i^2 / lam_i.
+
+    Parameters
+    ----------
+    sigma, lam : arrays broadcasting to (..., m), > 0
+        sigma sorted decreasing along the last axis.
+
+    Returns
+    -------
+    plateau, rrr : arrays of shape (..., m + 1)
+        Entry k is the gain at rank k.
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -541,38 +549,27 @@ def plateau_and_rrr_gains(sigma, lam):
     return plateau, rrr
 
 
-def modes_to_map(U, V, w):
-    """End-to-end map U diag(w) V^T from mode strengths: the inverse of
-    `lib.metrics.mode_strengths` on aligned maps.
+def plateau_trace_distance_bound(t, sigma, lam, w0, eta, k):
+    """Upper bound on the trace-norm distance from depth-2 descent to the k-th plateau.
 
-    U : (p, >= k), V : (d, >= k), w : (..., k). Returns (..., p, d).
-    """
-    U = v.as_float_array(U, "U", ndim=2)
-    V = v.as_float_array(V, "V", ndim=2)
-    w = v.as_float_array(w, "w", min_ndim=1)
-    k = w.shape[-1]
-    if k > min(U.shape[1], V.shape[1]):
-        raise ValueError(f"w has {k} modes but U and V have {U.shape[1]} and {V.shape[1]} columns")
-    return np.einsum("pi,...i,di->...pd", U[:, :k], w, V[:, :k])
-
-
-def plateau_distance_bound(t, sigma, lam, w0, eta, k):
-    """Upper bound on the trace-norm distance from depth-2 gradient descent, aligned
-    balanced start, to the k-th plateau, from the all-t bounds of `discrete_bounds`:
+    From the all-t bounds of `discrete_bounds` (aligned balanced start):
 
         ||W_t - W_k||_* <= sum_{i <= k} (sigma_i / lam_i - lower_i(t)) + sum_{i > k} upper_i(t),
 
     where W_k keeps the first k modes at their limits sigma_i / lam_i (the rank-k
     reduced-rank solution when the modes are listed in decreasing sigma and the ordering
     condition holds; for the auto-encoder the top-k principal projector). Valid because
-    lower_i <= w_i(t) <= upper_i <= sigma_i / lam_i for every t (eps = 0).
+    lower_i <= w_i(t) <= upper_i <= sigma_i / lam_i for every t (eps = 0). The Frobenius
+    counterpart, with a lower bound too, is `plateau_frobenius_distance_bounds`.
 
     Parameters
     ----------
-    t : array of iterations >= 0, any shape
-    sigma, lam, w0 : (m,) modes in the order they are learned; eta * sigma <= 1/2.
-    eta : float > 0
-    k : int in [0, m]
+    t : array, any shape
+        Iterations >= 0.
+    sigma, lam, w0 : (m,) arrays
+        Modes in the order they are learned; eta * sigma <= 1/2.
+    eta : float, > 0
+    k : int, 0 <= k <= m
 
     Returns
     -------
@@ -613,24 +610,29 @@ def discrete_plateau_times(sigma, eta):
     return 2.0 / total, 2.0 * (log_h[:-1] - log_h[1:]) / total
 
 
-def discrete_plateau_distance_bounds(t, sigma, lam, w0, eta, k):
-    """Bounds on ||W_t - W^k||_F for depth-2 descent from the aligned balanced start,
-    W^k = sum_{i <= k} (sigma_i / lam_i) u_i v_i^T (the k largest sigma_i).
+def plateau_frobenius_distance_bounds(t, sigma, lam, w0, eta, k):
+    """Bounds on the Frobenius distance from depth-2 descent to the k-th plateau.
 
-    From `discrete_bounds` (requires eta sigma_1 <= 1/2, 0 < w0 <= sigma / lam): the
-    modes are orthogonal rank-one terms, so the squared distance is
+    W^k = sum_{i <= k} (sigma_i / lam_i) u_i v_i^T (the k largest sigma_i). From
+    `discrete_bounds` (requires eta sigma_1 <= 1/2, 0 < w0 <= sigma / lam): the modes
+    are orthogonal rank-one terms, so the squared distance is
     sum_{i <= k} (sigma_i / lam_i - w_i)^2 + sum_{i > k} w_i^2, and each term is bounded
     by the lower / upper bound of its mode. Lower bound: the term of mode k + 1 alone
-    (0 for k = m).
+    (0 for k = m). The trace-norm counterpart is `plateau_trace_distance_bound`.
 
     Parameters
     ----------
-    t : array (any shape) of iterations; sigma, lam : (m,), sigma decreasing;
-    w0 : scalar or (m,); eta : scalar; k : int in [0, m].
+    t : array, any shape
+        Iterations >= 0.
+    sigma, lam : (m,) arrays
+        sigma decreasing.
+    w0 : float or (m,) array
+    eta : float, > 0
+    k : int, 0 <= k <= m
 
     Returns
     -------
-    (lower, upper), each of shape t.shape.
+    lower, upper : arrays of shape t.shape
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -644,24 +646,6 @@ def discrete_plateau_distance_bounds(t, sigma, lam, w0, eta, k):
     upper = np.sqrt(np.sum(gap_learned**2, axis=-1) + np.sum(up[..., k:] ** 2, axis=-1))
     lower = low[..., k] if k < m else np.zeros(upper.shape)
     return lower, upper
-
-
-def mode_map(x, h):
-    """The normalised depth-2 mode map g_h(x) = x (1 + h (1 - x))^2, x = lam w / sigma,
-    h = eta sigma (one gradient step of a mode, see `lib.dynamics.discrete_modes`).
-
-    Plain arithmetic on x and h (numbers or broadcasting arrays): with
-    `fractions.Fraction` inputs the result is exact, which the chapter uses to verify
-    the cycle and boundedness identities.
-    """
-    return x * (1 + h * (1 - x)) ** 2
-
-
-def mode_map_slope(x, h):
-    """Derivative g_h'(x) = phi (phi - 2 h x), phi = 1 + h (1 - x), of `mode_map`;
-    plain arithmetic (exact for `fractions.Fraction` inputs)."""
-    phi = 1 + h * (1 - x)
-    return phi * (phi - 2 * h * x)
 
 
 def order_agreement(sigma, lam):
@@ -701,9 +685,10 @@ def _gauss_legendre(a, b, nodes):
 
 
 def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
-    """Exact probability that the mode with the largest sigma_i also has the largest
-    gain sigma_i^2 / lam_i, for m i.i.d. modes drawn as in
-    `lib.problems.random_spectra` (lam log-uniform on [1/s, s], sigma = lam^beta tau).
+    """Exact probability that the mode of largest sigma_i also has the largest gain.
+
+    Gain sigma_i^2 / lam_i, for m i.i.d. modes drawn as in `lib.problems.random_spectra`
+    (lam log-uniform on [1/s, s], sigma = lam^beta tau).
 
     With l = log lam, t = log tau, x = log sigma = beta l + t and y = log gain = 2x - l,
     the modes are i.i.d. points (x, y) and the event is "one point is above and to the
@@ -720,13 +705,21 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
 
     Parameters
     ----------
-    m : int >= 1; spread : float >= 1; tau_law : `lib.problems.FactorLaw` (or a frozen
-    scipy.stats law) on positive numbers; beta : float; nodes : Gauss-Legendre nodes
-    per axis and per piece.
+    m : int
+        Number of modes, >= 1.
+    spread : float
+        s >= 1.
+    tau_law : `lib.problems.FactorLaw` or frozen scipy.stats law
+        Law of tau, on positive numbers.
+    beta : float
+        Exponent of lam in sigma.
+    nodes : int
+        Gauss-Legendre nodes per axis and per piece.
 
     Returns
     -------
-    float, the probability (1 when spread = 1 or m = 1).
+    float
+        The probability (1 when spread = 1 or m = 1).
     """
     m = v.integer(m, "m", low=1)
     spread = float(v.as_float_array(spread, "spread", ndim=0))
@@ -852,6 +845,8 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
 
 
 # ------------------------------------------------- critical points of two-layer regression
+
+
 def whitened_regression(Sxx, Sxy, rtol=1e-10):
     """The regression in prediction space, where f is an isotropic quadratic.
 
@@ -923,20 +918,29 @@ def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
 
 
 def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
-    """The critical point W_I of `critical_points_two_layer` nearest to each map W in
-    prediction space, over all 2^m subsets I, and the distance ||Sxx^{1/2}(W - W_I)||_F.
+    """The critical point of the two-layer loss nearest to each map (prediction space).
 
-    With Z = Sxx^{1/2} W and a_i = u_i^T Z v_i, ||Z - C_I||^2 = ||Z||^2 + sum_{i in I}
-    (s_i^2 - 2 s_i a_i), minimised by I = {i : a_i > s_i / 2}: exact when the s_i are
-    distinct (else the critical set also holds rotations within tied modes).
+    Over all 2^m subsets I of `critical_points_two_layer`, with the distance
+    ||Sxx^{1/2}(W - W_I)||_F. With Z = Sxx^{1/2} W and a_i = u_i^T Z v_i,
+    ||Z - C_I||^2 = ||Z||^2 + sum_{i in I} (s_i^2 - 2 s_i a_i), minimised by
+    I = {i : a_i > s_i / 2}: exact when the s_i are distinct (else the critical set also
+    holds rotations within tied modes).
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d); W : (..., p, d)
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    W : (..., p, d) array
+    rtol : float
+        Relative cut of `whitened_regression`.
 
     Returns
     -------
-    members : (..., m) bool, i in I; distance : (...); a : (..., m) the coordinates a_i
+    members : (..., m) bool array
+        i in I.
+    distance : (...) array
+    a : (..., m) array
+        The coordinates a_i.
     """
     wr = whitened_regression(Sxx, Sxy, rtol)
     W = v.as_float_array(W, "W", min_ndim=2)
@@ -950,31 +954,25 @@ def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
     return members, np.sqrt(np.maximum(d2, 0.0)), a
 
 
-def sharpness_bound_two_layer(Sxx, Sxy):
-    """Upper bound 2 lam_max(Sxx) ||W_ols||_2 on the sharpness at the balanced two-layer
-    minimum (`sharpness_at_minimum` with depth 2), batched over leading axes.
-
-    At balanced factors ||W_1||_2^2 = ||W_2||_2^2 = ||W||_2, so the Gauss-Newton form
-    ||Sxx^{1/2}(dW_1 W_2 + W_1 dW_2)||^2 <= 2 lam_max ||W||_2 (||dW_1||^2 + ||dW_2||^2).
-    Hence eta = 2 / bound is a step size at which that minimum is linearly stable,
-    computed without an iterative eigensolver.
-
-    Sxx : (..., p, p), Sxy : (..., p, d). Returns shape (...).
-    """
-    Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
-    Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
-    if Sxx.shape[-1] != Sxy.shape[-2]:
-        raise ValueError(f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must share p")
-    W_ols = np.linalg.pinv(Sxx, hermitian=True) @ Sxy
-    return 2 * np.linalg.eigvalsh(Sxx)[..., -1] * np.linalg.norm(W_ols, ord=2, axis=(-2, -1))
-
-
 def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
-    """Prediction-space distances ||Sxx^{1/2}(W - W_I)||_F from maps W (..., p, d) to the
-    critical points W_I of `critical_points_two_layer`, for each subset I; shape (..., K).
+    """Prediction-space distances from maps to the critical points W_I of given subsets.
 
-    Uses ||Z - C_I||^2 = ||Z||^2 + sum_{i in I} (s_i^2 - 2 s_i a_i), Z = Sxx^{1/2} W,
+    ||Sxx^{1/2}(W - W_I)||_F for the W_I of `critical_points_two_layer`, using
+    ||Z - C_I||^2 = ||Z||^2 + sum_{i in I} (s_i^2 - 2 s_i a_i), Z = Sxx^{1/2} W,
     a_i = u_i^T Z v_i (see `nearest_critical_point`): one pass over the maps for all I.
+
+    Parameters
+    ----------
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    W : (..., p, d) array
+    subsets : sequence of K sequences of distinct mode indices in [0, m)
+    rtol : float
+        Relative cut of `whitened_regression`.
+
+    Returns
+    -------
+    (..., K) array
     """
     wr = whitened_regression(Sxx, Sxy, rtol)
     W = v.as_float_array(W, "W", min_ndim=2)

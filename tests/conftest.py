@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _problems import LAM, SIGMA
+
 from lib import problems
 from tools.book import ROOT
 from tools.sphinx_kernel_encryption import encrypt_kernel_transport
@@ -20,8 +22,7 @@ encrypt_kernel_transport()
 @pytest.fixture(scope="session")
 def aligned():
     """A small exact problem with distinct sigma and lam, p > k and d > k (rectangular)."""
-    sigma = np.array([3.0, 2.0, 1.2, 0.5])
-    lam = np.array([1.5, 0.8, 2.0, 1.0])
+    sigma, lam = SIGMA.copy(), LAM.copy()
     X, Y = problems.aligned_problem(sigma, lam, n=200, p=6, d=5, seed=1)
     return dict(sigma=sigma, lam=lam, X=X, Y=Y, A=problems.measure_assumption(X, Y))
 

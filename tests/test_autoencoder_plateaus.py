@@ -14,8 +14,8 @@ def test_plateau_distance_is_the_trace_norm_distance_to_the_plateau():
     U = problems.random_orthogonal(4, rng)
     w = np.array([0.97, 0.4, 0.02, 1e-5])
     for k in range(5):
-        Wk = theory.modes_to_map(U, U, (np.arange(4) < k).astype(float))
-        W = theory.modes_to_map(U, U, w)
+        Wk = metrics.modes_to_map(U, U, (np.arange(4) < k).astype(float))
+        W = metrics.modes_to_map(U, U, w)
         assert metrics.plateau_distance(w, 1.0, k) == pytest.approx(metrics.trace_norm(W - Wk), rel=1e-12)
 
 
@@ -32,7 +32,7 @@ def test_plateau_distance_bound_holds_along_the_mode_map():
     w = dynamics.discrete_modes(LAM, LAM, w0, eta, steps)
     t = np.arange(steps + 1)
     for k in range(5):
-        bound = theory.plateau_distance_bound(t, LAM, LAM, w0, eta, k)
+        bound = theory.plateau_trace_distance_bound(t, LAM, LAM, w0, eta, k)
         assert bound.shape == (steps + 1,)
         assert np.all(metrics.plateau_distance(w, 1.0, k) <= bound + 1e-14)  # rounding at saturation
 

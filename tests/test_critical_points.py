@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from lib import dynamics, metrics, problems, theory
+from lib import dynamics, estimators, metrics, problems, report, stability, theory
 
 
 def data(seed=0, n=60, p=5, d=4, zero_column=False):
@@ -57,7 +57,8 @@ def test_prefixes_are_the_reduced_rank_solutions():
     Sxx, Sxy = problems.moments(X, Y)
     Ws = theory.critical_points_two_layer(Sxx, Sxy, [range(k) for k in range(5)])
     for k in range(5):
-        assert np.allclose(Ws[k], theory.reduced_rank_regression(X, Y, k), atol=1e-10)
+        W_k = estimators.reduced_rank_regression(X, Y, k)
+        assert np.allclose(Ws[k], W_k, atol=1e-10)
 
 
 @pytest.mark.parametrize("zero_column", [False, True])
@@ -147,11 +148,13 @@ def test_planted_low_rank_has_the_stated_rank_covariance_and_noise():
 def test_sharpness_bound_is_above_the_sharpness(seed):
     X, Y = data(seed, zero_column=seed % 2 == 1)
     Sxx, Sxy = problems.moments(X, Y)
-    sharp = theory.sharpness_at_minimum(Sxx, Sxy, 2)
-    bound = theory.sharpness_bound_two_layer(Sxx, Sxy)
+    sharp = stability.sharpness_at_minimum(Sxx, Sxy, 2)
+    bound = stability.sharpness_bound_two_layer(Sxx, Sxy)
     assert sharp <= bound * (1 + 1e-9)
     assert bound < 2.5 * sharp  # and not vacuous
-    assert np.allclose(theory.sharpness_bound_two_layer(np.stack([Sxx, Sxx]), np.stack([Sxy, Sxy])), bound)
+    batched = stability.sharpness_bound_two_layer(np.stack([Sxx, Sxx]),
+                                                  np.stack([Sxy, Sxy]))
+    assert np.allclose(batched, bound)
 
 
 def test_one_layer_descent_takes_one_step_size_per_problem():

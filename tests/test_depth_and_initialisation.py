@@ -4,7 +4,7 @@ perturbation growth and measured stability threshold, naive effective strengths)
 import numpy as np
 import pytest
 
-from lib import dynamics, problems, theory
+from lib import dynamics, metrics, problems, stability, theory
 
 
 @pytest.mark.parametrize("depth", [3, 4, 5, 7])
@@ -31,14 +31,15 @@ def test_escape_time_constant_known_values_and_errors():
 @pytest.mark.parametrize("depth", [1, 2, 3, 5, 8])
 def test_depth_shrink_threshold_separates_shrinking_from_growing(depth):
     def limit(w, L):
-        return theory.mode_stable_step_size(w, 1.0, L)[0]
+        return stability.mode_stable_step_size(w, 1.0, L)[0]
 
-    w_c = theory.depth_shrink_threshold(depth)
+    w_c = stability.depth_shrink_threshold(depth)
     assert np.exp(-(depth + 1) / 2) < w_c < np.exp(-depth / 2)
     assert limit(1.01 * w_c, depth + 1) < limit(1.01 * w_c, depth)
     assert limit(0.99 * w_c, depth + 1) > limit(0.99 * w_c, depth)
     assert limit(w_c, depth + 1) == pytest.approx(limit(w_c, depth), rel=1e-12)
-    assert theory.depth_shrink_threshold(depth, consecutive=False) == pytest.approx(np.exp(-depth / 2))
+    real_depth = stability.depth_shrink_threshold(depth, consecutive=False)
+    assert real_depth == pytest.approx(np.exp(-depth / 2))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def small_problem():
 def test_stability_threshold_brackets_two_over_sharpness(small_problem, depth):
     sigma, lam, A, (Sxx, Sxy) = small_problem
     start = problems.aligned_start(A.U, A.V, sigma / lam[:2], depth=depth)
-    limit = theory.stable_step_size(sigma, lam, depth, d=2)
+    limit = stability.stable_step_size_aligned(sigma, lam, depth, d=2)
     lo, hi = dynamics.stability_threshold(Sxx, Sxy, start, 0.5 * limit, 1.5 * limit)
     assert lo <= 1.005 * limit and hi >= limit and hi - lo < 0.01 * limit
 
@@ -61,7 +62,7 @@ def test_stability_threshold_brackets_two_over_sharpness(small_problem, depth):
 def test_perturbation_growth_reports_divergence_per_run(small_problem):
     sigma, lam, A, (Sxx, Sxy) = small_problem
     start = problems.aligned_start(A.U, A.V, sigma / lam[:2], depth=2)
-    limit = theory.stable_step_size(sigma, lam, 2, d=2)
+    limit = stability.stable_step_size_aligned(sigma, lam, 2, d=2)
     g = dynamics.perturbation_growth(Sxx, Sxy, start, np.array([0.9, 5.0]) * limit, 500)
     assert g[0] < 2 and g[1] == np.inf
     with pytest.raises(ValueError, match="bracket"):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib import dynamics, theory
+from lib import dynamics, stability, theory
 
 
 def test_plateau_times_balance_the_two_rates():
@@ -24,7 +24,8 @@ def test_plateau_distance_bounds_sandwich_the_mode_map():
     for k in range(4):
         target = np.where(np.arange(3) < k, sigma / lam, 0.0)
         dist = np.linalg.norm(w - target, axis=-1)
-        lower, upper = theory.discrete_plateau_distance_bounds(t, sigma, lam, w0, eta, k)
+        bounds = theory.plateau_frobenius_distance_bounds(t, sigma, lam, w0, eta, k)
+        lower, upper = bounds
         assert lower.shape == upper.shape == t.shape
         slack = 1e-12 * dist + 1e-15  # rounding once the modes sit at their limits
         assert np.all(lower <= dist + slack) and np.all(dist <= upper + slack)
@@ -34,7 +35,8 @@ def test_plateau_functions_reject_bad_input():
     with pytest.raises(ValueError, match="sigma"):
         theory.discrete_plateau_times([0.5, 1.0], 0.1)
     with pytest.raises(ValueError, match="k"):
-        theory.discrete_plateau_distance_bounds(1, [1.0, 0.5], [1.0, 1.0], 1e-3, 0.1, 3)
+        theory.plateau_frobenius_distance_bounds(1, [1.0, 0.5], [1.0, 1.0], 1e-3, 0.1,
+                                                 3)
 
 
 def test_mode_map_matches_the_mode_iteration_and_its_slope():
@@ -42,8 +44,10 @@ def test_mode_map_matches_the_mode_iteration_and_its_slope():
 
     h, x = 0.3, np.linspace(0.01, 2.0, 50)
     w = dynamics.discrete_modes(2.0, 4.0, x * 2.0 / 4.0, h / 2.0, 1)[1]  # sigma 2, lam 4
-    assert np.allclose(theory.mode_map(x, h), 4.0 * w / 2.0, rtol=1e-13)
+    assert np.allclose(stability.mode_map(x, h), 4.0 * w / 2.0, rtol=1e-13)
     step = 1e-6
-    numeric = (theory.mode_map(x + step, h) - theory.mode_map(x - step, h)) / (2 * step)
-    assert np.allclose(theory.mode_map_slope(x, h), numeric, rtol=1e-6, atol=1e-8)
-    assert theory.mode_map(Fraction(1, 3), Fraction(1, 2)) == Fraction(1, 3) * Fraction(4, 3) ** 2
+    g = stability.mode_map
+    numeric = (g(x + step, h) - g(x - step, h)) / (2 * step)
+    assert np.allclose(stability.mode_map_slope(x, h), numeric, rtol=1e-6, atol=1e-8)
+    exact = Fraction(1, 3) * Fraction(4, 3) ** 2
+    assert stability.mode_map(Fraction(1, 3), Fraction(1, 2)) == exact

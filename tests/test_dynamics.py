@@ -3,10 +3,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _problems import LAM, SIGMA
+
 from lib import DivergenceError, dynamics, metrics, problems, theory
 
-SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
-LAM = np.array([1.5, 0.8, 2.0, 1.0])
 
 
 def reference_descent(X, Y, factors, eta, steps):
@@ -73,8 +73,10 @@ def test_batched_descent_equals_sequential_runs(aligned):
     for i, eta in enumerate(etas):
         _, Ws = dynamics.gradient_descent(aligned["X"], aligned["Y"], fs, eta, 200, every=50)
         np.testing.assert_allclose(Wb[:, i], Ws, rtol=1e-13, atol=1e-15)
+    # a batch of step sizes in the mode map: each column is its own run
     modes = dynamics.discrete_modes(SIGMA, LAM, 1e-3, etas[:, None], 200)
-    assert modes.shape == (201, 3, 4)
+    np.testing.assert_allclose(metrics.mode_strengths(Wb, A.U, A.V, 4), modes[::50],
+                               rtol=0, atol=1e-12)
 
 
 @settings(max_examples=30, deadline=None)
@@ -187,3 +189,43 @@ def test_mode_map_attractor_regimes():
 def test_orbit_period_rejects_short_tails():
     with pytest.raises(ValueError, match="tail"):
         metrics.orbit_period(np.ones(10), max_period=8)
+
+
+@pytest.mark.parametrize("delta", [24.0, 32.0])
+def test_gradient_flow_keeps_transition_times_from_tiny_starts(aligned, delta):
+    """From w0 = exp(-2 delta) the factors start at e^{-delta}; the flow must still
+    reach half of each limit at the closed-form half-way time. The shift in time is
+    the error in w there over the slope sigma^2 / (2 lam). A fixed absolute tolerance
+    of 1e-13 (the old default) gives 3e-4 at delta = 24 and 6e-3 at delta = 32."""
+    A = aligned["A"]
+    w0 = np.full(4, np.exp(-2 * delta))
+    start = problems.aligned_start(A.U, A.V, w0, depth=2, width=5, seed=3)
+    t_half = theory.half_way_times(SIGMA, LAM, w0)
+    W = dynamics.gradient_flow(aligned["X"], aligned["Y"], start, t_half)  # (4, p, d)
+    w = np.diagonal(metrics.mode_strengths(W, A.U, A.V, 4))  # mode i at its own time
+    shift = (w - SIGMA / LAM / 2) / (SIGMA**2 / (2 * LAM))
+    assert np.abs(shift).max() < 1e-4
+
+
+def test_descent_returns_the_factors_it_multiplies(aligned):
+    """return_factors: the recorded factors are those whose product is recorded, and one
+    more step of the mode map from them gives the next record."""
+    A = aligned["A"]
+    fs = problems.aligned_start(A.U, A.V, np.full(4, 1e-3), depth=3, width=5, seed=2)
+    it, W, Fs = dynamics.gradient_descent(aligned["X"], aligned["Y"], fs, 0.05, 40,
+                                          every=7, return_factors=True)
+    _, W_plain = dynamics.gradient_descent(aligned["X"], aligned["Y"], fs, 0.05, 40,
+                                           every=7)
+    np.testing.assert_array_equal(W, W_plain)
+    assert [F.shape for F in Fs] == [(it.size,) + F.shape for F in fs]
+    np.testing.assert_allclose(dynamics.product(Fs), W, rtol=1e-13, atol=1e-15)
+    for F, F0 in zip(Fs, fs):
+        np.testing.assert_array_equal(F[0], F0)
+
+
+def test_times_are_checked_in_one_place():
+    for call in (lambda: dynamics.mode_flow(-1.0, SIGMA, LAM, 1e-3),
+                 lambda: theory.continuous_modes(-1.0, SIGMA, LAM, 1e-3),
+                 lambda: theory.discrete_bounds(-1.0, SIGMA, LAM, 1e-3, 0.1)):
+        with pytest.raises(ValueError, match="t must be non-negative"):
+            call()

@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import dynamics, estimators, problems, theory
+from _problems import LAM_REORDERED, SIGMA
 
-SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
-LAM = np.array([1.5, 0.4, 2.0, 1.0])
+from lib import dynamics, estimators, metrics, problems, theory
+
 
 
 def _general(seed, n=30, p=7, d=5, rank_deficient=False):
@@ -40,12 +40,12 @@ def _check_optimality(X, Y, W, mu, atol):
 
 @pytest.mark.parametrize("mu", [0.1, 0.7, 1.5, 2.5, 5.0])
 def test_nuclear_norm_closed_form_matches_fista_under_the_decomposition(mu):
-    X, Y = problems.aligned_problem(SIGMA, LAM, n=40, p=6, d=5, seed=1)
+    X, Y = problems.aligned_problem(SIGMA, LAM_REORDERED, n=40, p=6, d=5, seed=1)
     A = problems.measure_assumption(X, Y)
     W_closed = estimators.nuclear_norm_regression(X, Y, mu, method="closed")
     W_fista = estimators.nuclear_norm_regression(X, Y, mu, method="fista", tol=1e-14)
-    w = estimators.nuclear_norm_modes(SIGMA, LAM, mu)
-    np.testing.assert_allclose(W_closed, theory.modes_to_map(A.U, A.V, w), atol=1e-12)
+    w = estimators.nuclear_norm_modes(SIGMA, LAM_REORDERED, mu)
+    np.testing.assert_allclose(W_closed, metrics.modes_to_map(A.U, A.V, w), atol=1e-12)
     np.testing.assert_allclose(W_fista, W_closed, atol=1e-6)
     _check_optimality(X, Y, W_closed, mu, 1e-9)
 
@@ -133,7 +133,7 @@ def test_least_squares_is_minimum_norm_for_rank_deficient_X():
 
 
 def test_rrr_reexported_from_theory():
-    assert theory.reduced_rank_regression is estimators.reduced_rank_regression
+    assert estimators.reduced_rank_regression is estimators.reduced_rank_regression
 
 
 def test_early_stopped_regression_matches_one_layer_descent_and_flow():
@@ -175,12 +175,14 @@ def test_schatten_threshold_and_solution_against_grid():
 
 
 def test_refit_on_support_under_the_decomposition_is_the_sequential_limit():
-    X, Y = problems.aligned_problem(SIGMA, LAM, n=40, p=6, d=5, seed=1)
+    X, Y = problems.aligned_problem(SIGMA, LAM_REORDERED, n=40, p=6, d=5, seed=1)
     A = problems.measure_assumption(X, Y)
     for k, mu in ((1, 2.5), (2, 1.5), (3, 0.8)):
         W = estimators.nuclear_norm_regression(X, Y, mu)
         np.testing.assert_allclose(estimators.refit_on_support(X, Y, W),
-                                   theory.sequential_limit(A.U, A.V, SIGMA, LAM, k), atol=1e-10)
+                                   theory.sequential_limit(A.U, A.V, SIGMA,
+                                                           LAM_REORDERED, k),
+                                   atol=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -231,3 +233,17 @@ def test_gradient_descent_moments_accepts_one_data_set_per_run():
     for b in range(3):
         _, Wb = dynamics.gradient_descent_moments(Sxx[b], Sxy[b], start, 0.01, 50)
         np.testing.assert_allclose(W[:, b], Wb, atol=1e-12)
+
+
+def test_least_squares_from_moments_is_the_data_solution():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((40, 5)) @ np.diag([1.0, 1.0, 1.0, 1.0, 0.0])  # rank 4
+    Y = rng.standard_normal((40, 3))
+    Sxx, Sxy = problems.moments(X, Y)
+    W = estimators.least_squares_moments(Sxx, Sxy)
+    np.testing.assert_allclose(W, np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-10)
+    np.testing.assert_allclose(estimators.least_squares(X, Y), W, atol=1e-10)
+    batched = estimators.least_squares_moments(np.stack([Sxx, 2 * Sxx]), Sxy)
+    np.testing.assert_allclose(batched[1], W / 2, atol=1e-10)
+    with pytest.raises(ValueError, match="Sxx"):
+        estimators.least_squares_moments(Sxx[:4], Sxy)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib import dynamics, problems, theory
+from lib import dynamics, metrics, problems, theory
 
 
 def _stack(starts):
@@ -37,7 +37,7 @@ def test_tiny_start_keeps_relative_accuracy(aligned, delta):
     W, fs = dynamics.gradient_flow_batch(
         X, Y, _stack([start]), s, speed=delta, return_factors=True
     )
-    closed = theory.modes_to_map(
+    closed = metrics.modes_to_map(
         A.U, A.V, theory.continuous_modes(delta * s, sigma, lam, w0)
     )
     # timing errors of ~ rtol per unit of log-growth add up over the 2 delta e-folds

@@ -132,3 +132,16 @@ def test_bad_input_names_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         plotting.interactive_figure(args.pop("fig"), args.pop("update"), args.pop("name"),
                                     args.pop("values"), **args)
+
+
+def test_fraction_learned_draws_one_curve_and_one_line_per_mode():
+    fig, ax = plt.subplots()
+    s = np.linspace(0, 2, 50)
+    fractions = np.stack([np.clip(s - 0.5 * i, 0, 1) for i in range(3)], axis=1)
+    plotting.fraction_learned(ax, s, fractions, transitions=[0.5, 1.0, 1.5])
+    assert len(ax.lines) == 6
+    np.testing.assert_array_equal(ax.lines[2].get_ydata(), fractions[:, 1])
+    assert ax.lines[1].get_xdata()[0] == 0.5  # the first mode's T_1
+    with pytest.raises(ValueError, match="fractions"):
+        plotting.fraction_learned(ax, s, fractions[1:])
+    plt.close(fig)

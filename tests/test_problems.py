@@ -104,3 +104,16 @@ def test_data_checks_name_the_argument():
         problems.aligned_start(A.U, A.V, [1.0, 1.0], depth=0)
     with pytest.raises(ValueError, match="width"):
         problems.aligned_start(A.U, A.V, [1.0, 1.0], depth=2, width=1)
+
+
+@pytest.mark.parametrize("depth, width", [(1, None), (2, None), (3, 6)])
+def test_balanced_factors_multiply_to_the_map_and_are_balanced(depth, width):
+    W = np.random.default_rng(7).standard_normal((5, 4))
+    fs = problems.balanced_factors(W, depth, width)
+    assert len(fs) == depth
+    np.testing.assert_allclose(np.linalg.multi_dot(fs) if depth > 1 else fs[0], W,
+                               atol=1e-12)
+    for a, b in zip(fs[:-1], fs[1:]):  # W_l^T W_l = W_{l+1} W_{l+1}^T
+        np.testing.assert_allclose(a.T @ a, b @ b.T, atol=1e-12)
+    with pytest.raises(ValueError, match="width"):
+        problems.balanced_factors(W, 2, width=3)

@@ -4,10 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
-from lib import dynamics, metrics, problems, theory
+from _problems import LAM, SIGMA
 
-SIGMA = np.array([3.0, 2.0, 1.2, 0.5])
-LAM = np.array([1.5, 0.8, 2.0, 1.0])
+from lib import dynamics, estimators, metrics, problems, stability, theory
+
 
 
 def reference_ode(t, sigma, lam, w0, depth):
@@ -39,9 +39,7 @@ def test_closed_form_matches_full_matrix_gradient_flow(aligned, depth):
     measured = metrics.mode_strengths(W, A.U, A.V, 4)
     np.testing.assert_allclose(measured, theory.continuous_modes(t, SIGMA, LAM, w0, depth), atol=1e-8)
     # ... and nothing leaks off the diagonal of the (U, V) basis.
-    off = np.einsum("pi,tpd,dj->tij", A.U, W, A.V)
-    off[:, np.arange(4), np.arange(4)] = 0
-    assert np.abs(off).max() < 1e-8
+    assert np.abs(metrics.off_mode_part(W, A.U, A.V)).max() < 1e-8
 
 
 def test_closed_form_broadcasts_and_limits():
@@ -51,8 +49,12 @@ def test_closed_form_broadcasts_and_limits():
     np.testing.assert_allclose(w[0, 0], 1e-3)
     np.testing.assert_allclose(w[1, 1], SIGMA / LAM, rtol=1e-12)
     # batch of spectra: (3, 4) parameters, times (5,) -> (5, 3, 4)
-    w = theory.continuous_modes(np.arange(5.0), np.tile(SIGMA, (3, 1)), LAM, np.array([[1e-3], [1e-2], [1e-1]]))
+    w0s = np.array([[1e-3], [1e-2], [1e-1]])
+    w = theory.continuous_modes(np.arange(5.0), np.tile(SIGMA, (3, 1)), LAM, w0s)
     assert w.shape == (5, 3, 4)
+    for b, w0 in enumerate(w0s[:, 0]):  # each batch row is its own problem
+        np.testing.assert_array_equal(w[:, b],
+                                      theory.continuous_modes(np.arange(5.0), SIGMA, LAM, w0))
     # sigma = 0: dw/dt = -2 lam w^2 gives w0 / (1 + 2 lam w0 t), no 0/0.
     np.testing.assert_allclose(theory.continuous_modes([3.0], 0.0, 2.0, 0.5)[0], 0.5 / (1 + 2 * 2 * 0.5 * 3))
 
@@ -64,13 +66,23 @@ def test_half_way_times_are_exact_for_the_flow():
     np.testing.assert_allclose(np.diag(w), SIGMA / LAM / 2, rtol=1e-10)
 
 
-def test_rescaled_transition_times():
-    np.testing.assert_allclose(theory.transition_time_rescaled(SIGMA), 1 / SIGMA)
-    eta = 0.01
+@pytest.mark.parametrize("eta", [None, 0.01, 0.2])
+def test_rescaled_transition_times_are_the_measured_limit(eta):
+    """Half-way time / delta of the simulated mode iterates tends to T_i: the relative
+    gap is log(sigma / lam) / (2 delta) + O(1 / delta^2) (below 2 / delta here)."""
     T = theory.transition_time_rescaled(SIGMA, eta)
-    np.testing.assert_allclose(T, 1 / np.log1p(eta * SIGMA))
-    # second-order expansion 1/(eta sigma) + 1/2 + O(eta sigma)
-    assert np.all(np.abs(T - (1 / (eta * SIGMA) + 0.5)) < eta * SIGMA)
+    for delta in (25.0, 100.0):
+        w0 = np.exp(-2 * delta)
+        if eta is None:
+            t = np.linspace(0.0, 1.2 * delta * T.max(), 20001)
+            w = theory.continuous_modes(t, SIGMA, LAM, w0)
+        else:
+            t = np.arange(int(1.2 * delta * T.max()) + 1.0)
+            w = dynamics.discrete_modes(SIGMA, LAM, w0, eta, t.size - 1)
+        measured = metrics.half_way_crossings(t, w, SIGMA / LAM) / delta
+        assert np.all(np.abs(measured / T - 1) < 2 / delta)
+    if eta is not None:  # the expansion 1/(eta sigma) + 1/2 + O(eta sigma)
+        assert np.all(np.abs(T - (1 / (eta * SIGMA) + 0.5)) < eta * SIGMA)
 
 
 @settings(max_examples=60, deadline=None)
@@ -122,7 +134,7 @@ def test_reduced_rank_regression_defining_properties(k):
     n, p, d = 40, 6, 4
     X = rng.standard_normal((n, p))
     Y = X @ rng.standard_normal((p, d)) + 0.5 * rng.standard_normal((n, d))
-    W = theory.reduced_rank_regression(X, Y, k)
+    W = estimators.reduced_rank_regression(X, Y, k)
     assert W.shape == (p, d)
     assert np.linalg.matrix_rank(W, tol=1e-10) == k
     best = metrics.loss(X, Y, W)
@@ -145,7 +157,7 @@ def test_reduced_rank_regression_is_minimum_norm_for_rank_deficient_X():
     n, p, d, k = 30, 6, 4, 2
     X = rng.standard_normal((n, 3)) @ rng.standard_normal((3, p))  # rank 3 < p
     Y = rng.standard_normal((n, d))
-    W = theory.reduced_rank_regression(X, Y, k)
+    W = estimators.reduced_rank_regression(X, Y, k)
     # Adding any null-space component keeps the fit (and rank <= k if it keeps the
     # column space) but increases the norm.
     null = np.linalg.svd(X)[2][3:].T  # (p, 3) basis of null(X)
@@ -163,7 +175,7 @@ def test_rrr_order_versus_flow_order_counterexample():
     sigma, lam = np.array([2.0, 1.0]), np.array([100.0, 1.0])
     X, Y = problems.aligned_problem(sigma, lam, n=20, seed=0)
     A = problems.measure_assumption(X, Y)
-    W1 = theory.reduced_rank_regression(X, Y, 1)
+    W1 = estimators.reduced_rank_regression(X, Y, 1)
     np.testing.assert_allclose(metrics.mode_strengths(W1, A.U, A.V), [0.0, 1.0], atol=1e-10)
     np.testing.assert_allclose(theory.sequential_limit(A.U, A.V, sigma, lam, 1),
                                (A.U[:, :1] * 0.02) @ A.V[:, :1].T, atol=1e-14)
@@ -183,8 +195,8 @@ def test_sharpness_formula_matches_lanczos(k, extra, depth, seed):
     lam = rng.uniform(0.2, 3.0, k + extra)
     X, Y = problems.aligned_problem(sigma, lam, n=20, p=k + extra, d=k + 1, seed=seed % 1000)
     Sxx, Sxy = problems.moments(X, Y)
-    assert theory.sharpness_at_minimum(Sxx, Sxy, depth) == pytest.approx(
-        theory.sharpness_aligned(sigma, lam, depth, d=k + 1), rel=1e-8)
+    assert stability.sharpness_at_minimum(Sxx, Sxy, depth) == pytest.approx(
+        stability.sharpness_aligned(sigma, lam, depth, d=k + 1), rel=1e-8)
 
 
 def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
@@ -192,18 +204,16 @@ def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
     directions) just below 2 / sharpness and grows geometrically just above it. Above the
     limit descent need not blow up: it can leave for a flatter factorisation of W_ols."""
     A, X, Y = aligned["A"], aligned["X"], aligned["Y"]
-    limit = theory.stable_step_size(SIGMA, A.lam, 2, d=5)
+    limit = stability.stable_step_size_aligned(SIGMA, A.lam, 2, d=5)
     start = problems.aligned_start(A.U, A.V, SIGMA / LAM, depth=2, width=5)
     rng = np.random.default_rng(0)
     kick = [1e-7 * rng.standard_normal(W.shape) for W in start]
 
     def growth(eta, steps=300):
-        Sxx, Sxy = problems.moments(X, Y)
-        fs = [W + k for W, k in zip(start, kick)]
-        for _ in range(steps):
-            grads, _ = dynamics.factor_gradients(Sxx, Sxy, fs)
-            fs = [W - eta * g for W, g in zip(fs, grads)]
-        dev = np.sqrt(sum(np.sum((W - W0) ** 2) for W, W0 in zip(fs, start)))
+        kicked = [W + k for W, k in zip(start, kick)]
+        *_, fs = dynamics.gradient_descent(X, Y, kicked, eta, steps, every=steps,
+                                           return_factors=True)
+        dev = np.sqrt(sum(np.sum((W[-1] - W0) ** 2) for W, W0 in zip(fs, start)))
         return dev / np.sqrt(sum(np.sum(k**2) for k in kick))
 
     assert growth(0.97 * limit) < 2.0
@@ -213,9 +223,22 @@ def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
     assert info.value.stable_eta == pytest.approx(limit, rel=1e-8)
 
 
-def test_mode_stable_step_size():
-    np.testing.assert_allclose(theory.mode_stable_step_size(SIGMA, LAM, 2), 1 / SIGMA)
-    np.testing.assert_allclose(theory.mode_stable_step_size(SIGMA, LAM, 1), 2 / LAM)
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_mode_stable_step_size_separates_convergence_from_oscillation(depth):
+    """Just below the per-mode limit the mode map converges to sigma / lam; just above
+    it the fixed point repels (a cycle, or divergence)."""
+    limit = stability.mode_stable_step_size(SIGMA, LAM, depth)
+    target = SIGMA / LAM
+    w = dynamics.discrete_modes(SIGMA, LAM, 0.9 * target, 0.97 * limit, 3000, depth)
+    np.testing.assert_allclose(w[-1], target, rtol=1e-8)
+    try:
+        w = dynamics.discrete_modes(SIGMA, LAM, 0.9 * target, 1.03 * limit, 3000, depth)
+    except dynamics.DivergenceError:
+        return
+    assert np.all(np.abs(w[-2:] / target - 1).max(axis=0) > 1e-3)
+
+
+ONES_53 = np.ones((5, 3))
 
 
 @pytest.mark.parametrize(
@@ -230,11 +253,12 @@ def test_mode_stable_step_size():
         (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 1e-3, 0.2), "eta"),
         (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 1e-3, 0.0), "eta"),
         (lambda: theory.discrete_bounds(1.0, SIGMA, LAM, 10.0, 0.01), "w0"),
-        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), 3), "k"),
-        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), -1), "k"),
-        (lambda: theory.reduced_rank_regression(np.ones((5, 3)), np.ones((4, 2)), 1), "X and Y"),
+        (lambda: estimators.reduced_rank_regression(ONES_53, np.ones((5, 2)), 3), "k"),
+        (lambda: estimators.reduced_rank_regression(ONES_53, np.ones((5, 2)), -1), "k"),
+        (lambda: estimators.reduced_rank_regression(ONES_53, np.ones((4, 2)), 1),
+         "X and Y"),
         (lambda: theory.half_way_times(SIGMA, LAM, 0.0), "w0"),
-        (lambda: theory.sharpness_at_minimum(np.eye(3), np.ones((2, 2))), "Sxx"),
+        (lambda: stability.sharpness_at_minimum(np.eye(3), np.ones((2, 2))), "Sxx"),
     ],
 )
 def test_theory_rejects_bad_input(call, word):
@@ -245,9 +269,9 @@ def test_theory_rejects_bad_input(call, word):
 def test_bound_rates_order():
     h = np.linspace(0.01, 0.49, 50)
     r = theory.bound_rates(h, 1.0)
-    assert np.all(r["poster lower"] < r["tight lower"])  # poster's lower bound is weaker
-    assert np.all(r["tight lower"] < r["poster upper"])
-    assert np.all(r["poster upper"] < r["tight upper"])  # poster's upper rate is too fast
+    assert np.all(r.poster_lower < r.tight_lower)  # poster's lower bound is weaker
+    assert np.all(r.tight_lower < r.poster_upper)
+    assert np.all(r.poster_upper < r.tight_upper)  # poster's upper rate is too fast
 
 
 def test_transition_windows_and_gap_condition():
@@ -260,7 +284,7 @@ def test_transition_windows_and_gap_condition():
     # Tight constants: no gap condition, any eta with eta sigma_1 < 1/2 works.
     assert theory.exactly_k_window_exists(sigma, 0.45, 1, "tight")
     start, end = theory.transition_window(sigma, 0.1, "tight")
-    np.testing.assert_allclose(start, 1 / np.log1p(0.1 * sigma))
+    np.testing.assert_allclose(start, theory.transition_time_rescaled(sigma, 0.1))
     with pytest.raises(ValueError, match="constants"):
         theory.transition_window(sigma, 0.1, "other")
 
@@ -275,7 +299,7 @@ def test_effective_initial_strengths_predict_random_starts(aligned):
         start = problems.small_random_start(6, 5, np.sqrt(w0), depth=2, width=5, seed=seed)
         _, W = dynamics.gradient_descent(X, Y, start, eta, steps)
         w = metrics.mode_strengths(W, A.U, A.V, 4)
-        measured = metrics.half_way_times(np.arange(steps + 1.0), w, SIGMA / LAM)
+        measured = metrics.half_way_crossings(np.arange(steps + 1.0), w, SIGMA / LAM)
         w_eff = theory.effective_initial_strengths(A.U, A.V, start, 4)
         assert np.all(np.abs(measured - theory.half_way_times(SIGMA, LAM, w_eff, eta=eta)) < 1.0)
     # For the aligned balanced start the effective strength is the true one.
@@ -286,11 +310,11 @@ def test_effective_initial_strengths_predict_random_starts(aligned):
 def test_gauss_newton_sharpness_grows_when_unbalanced(aligned):
     Sxx, Sxy = problems.moments(aligned["X"], aligned["Y"])
     W_ols = np.linalg.pinv(Sxx) @ Sxy
-    W1, W2 = theory.balanced_factors(W_ols, 2)
+    W1, W2 = problems.balanced_factors(W_ols, 2)
     np.testing.assert_allclose(W1 @ W2, W_ols, atol=1e-12)
-    balanced = theory.gauss_newton_sharpness(Sxx, [W1, W2])
-    assert balanced == pytest.approx(theory.sharpness_at_minimum(Sxx, Sxy, 2))
-    assert theory.gauss_newton_sharpness(Sxx, [3 * W1, W2 / 3]) > 2 * balanced
+    balanced = stability.gauss_newton_sharpness(Sxx, [W1, W2])
+    assert balanced == pytest.approx(stability.sharpness_at_minimum(Sxx, Sxy, 2))
+    assert stability.gauss_newton_sharpness(Sxx, [3 * W1, W2 / 3]) > 2 * balanced
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
@@ -317,7 +341,7 @@ def test_plateau_and_rrr_gains_against_brute_force(aligned):
     X, Y = aligned["X"], aligned["Y"]
     f0 = metrics.loss(X, Y, np.zeros((6, 5)))
     for k in range(5):
-        W = theory.reduced_rank_regression(X, Y, k)
+        W = estimators.reduced_rank_regression(X, Y, k)
         assert f0 - metrics.loss(X, Y, W) == pytest.approx(rrr[k], abs=1e-10)
         Wp = theory.sequential_limit(aligned["A"].U, aligned["A"].V, SIGMA, LAM, k)
         assert f0 - metrics.loss(X, Y, Wp) == pytest.approx(plateau[k], abs=1e-10)

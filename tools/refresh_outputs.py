@@ -57,8 +57,9 @@ def stable_widget_ids(nb, name: str):
 def execute_in_place(path) -> float:
     """Execute one notebook top to bottom in a fresh kernel and write it back; seconds.
 
-    Only what execution produces is stored: outputs, execution counts and the widget
-    state, with widget ids made stable (:func:`stable_widget_ids`) and without
+    Only what execution produces is stored: outputs (consecutive prints merged into one
+    stream: they arrive in pieces that depend on timing), execution counts and the
+    widget state, with widget ids made stable (:func:`stable_widget_ids`) and without
     nbclient's per-cell timestamps, so that refreshing an unchanged chapter leaves its
     file as it was.
     """
@@ -72,6 +73,7 @@ def execute_in_place(path) -> float:
         timeout=CELL_TIMEOUT,
         kernel_name="python3",
         record_timing=False,
+        coalesce_streams=True,  # one stream per cell, however its prints were flushed
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     seconds = time.perf_counter() - start
