@@ -5,6 +5,7 @@ unless every chapter in _toc.yml was executed top to bottom in one fresh kernel
 (`python -m tools.refresh_outputs`) and stored with its outputs.
 """
 
+import ast
 import json
 import subprocess
 import sys
@@ -79,8 +80,10 @@ def test_first_cell_carries_the_books_macros_for_jupyterlab(path):
 def test_first_code_cell_names_a_missing_package_in_one_line(path):
     """Opened where `lib` is not installed, a chapter stops with one line that names the
     package and the command to run, not with a traceback."""
-    imports = code_cells(path)[0]["source"]
-    imports = "".join(imports).split("\n\n")[0]  # the guarded import block
+    source = "".join(code_cells(path)[0]["source"])
+    first = ast.parse(source).body[0]  # the guarded import block: try ... except
+    assert isinstance(first, ast.Try), "the first code cell must start with the guard"
+    imports = ast.get_source_segment(source, first)
     hide_lib = "import sys; sys.modules['lib'] = None  # as if lib were not installed\n"
     proc = subprocess.run([sys.executable, "-c", hide_lib + imports], capture_output=True,
                           text=True, cwd=path.parent, timeout=120)
