@@ -67,7 +67,9 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
     eta = v.positive(eta, "eta")
     w0 = v.as_float_array(w0, "w0")
     if L >= 2 and np.any(w0 < 0):
-        raise ValueError("w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))")
+        raise ValueError(
+            "w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))"
+        )
     sigma, lam, w0, eta = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0, eta=eta)
     out = np.empty((steps + 1,) + w0.shape)
     out[0] = w0
@@ -87,12 +89,17 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
                     f"discrete_modes diverged at step {t} (mode index {tuple(bad)}): "
                     f"eta = {eta[tuple(bad)]:.6g} but the mode is stable only for "
                     f"eta < {limit[tuple(bad)]:.6g} (= 2 / (L lam w*^(2-2/L)))",
-                    step=t, stable_eta=float(limit[tuple(bad)]))
+                    step=t,
+                    stable_eta=float(limit[tuple(bad)]),
+                )
     if L == 1 and not np.isfinite(out).all():
         t = int(np.argwhere(~np.isfinite(out))[0, 0])
         limit = float((2 / lam).min())
-        raise DivergenceError(f"discrete_modes diverged at step {t}: depth 1 is stable only for eta < 2/lam = {limit:.6g}",
-                              step=t, stable_eta=limit)
+        raise DivergenceError(
+            f"discrete_modes diverged at step {t}: depth 1 is stable only for eta < 2/lam = {limit:.6g}",
+            step=t,
+            stable_eta=limit,
+        )
     return out
 
 
@@ -125,7 +132,9 @@ def discrete_mode_gaps(sigma, lam, w0, eta, steps):
     sigma, lam, w0, eta = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0, eta=eta)
     h = eta * sigma
     if np.any(h > 2):
-        raise ValueError(f"eta * sigma must be <= 2 (beyond it the mode map diverges), got max {h.max():.4g}")
+        raise ValueError(
+            f"eta * sigma must be <= 2 (beyond it the mode map diverges), got max {h.max():.4g}"
+        )
     y = np.empty((steps + 1,) + w0.shape)
     y[0] = 1 - lam * w0 / sigma
     for t in range(1, steps + 1):
@@ -165,7 +174,9 @@ def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
     for t in range(steps):
         x = x * (1 + h * (1 - x)) ** 2
         diverged |= x > escape
-        x = np.where(diverged, 0.0, x)  # frozen at 0 once gone; reported through `diverged`
+        x = np.where(
+            diverged, 0.0, x
+        )  # frozen at 0 once gone; reported through `diverged`
         if t >= steps - keep:
             tail[t - (steps - keep)] = x
     tail[:, diverged] = np.nan
@@ -196,19 +207,37 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
     w0 = v.positive(w0, "w0")
     sigma, lam, w0 = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
     if sigma.ndim != 1:
-        raise ValueError(f"sigma, lam and w0 must broadcast to one dimension (k,), got {sigma.shape}")
+        raise ValueError(
+            f"sigma, lam and w0 must broadcast to one dimension (k,), got {sigma.shape}"
+        )
     times = np.unique(t.ravel())
     t_end = float(times[-1]) if times.size else 0.0
     if L == 1:
         # Linear in w: integrate w itself (in log w the equation is stiff near w = 0).
-        sol = _solve_ivp()(lambda _, w: sigma - lam * w, (0.0, t_end), w0, t_eval=times,
-                        method="DOP853", rtol=rtol, atol=1e-14)
+        sol = _solve_ivp()(
+            lambda _, w: sigma - lam * w,
+            (0.0, t_end),
+            w0,
+            t_eval=times,
+            method="DOP853",
+            rtol=rtol,
+            atol=1e-14,
+        )
     else:
+
         def rhs(_, u):
             w = np.exp(u)
             return L * w ** (1 - 2 / L) * (sigma - lam * w)
 
-        sol = _solve_ivp()(rhs, (0.0, t_end), np.log(w0), t_eval=times, method="DOP853", rtol=rtol, atol=1e-12)
+        sol = _solve_ivp()(
+            rhs,
+            (0.0, t_end),
+            np.log(w0),
+            t_eval=times,
+            method="DOP853",
+            rtol=rtol,
+            atol=1e-12,
+        )
     if not sol.success:
         raise RuntimeError(f"mode_flow: the ODE solver failed: {sol.message}")
     w_sorted = sol.y.T if L == 1 else np.exp(sol.y.T)
@@ -233,14 +262,23 @@ def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
     """
     if not isinstance(factors, (list, tuple)) or len(factors) == 0:
         raise ValueError("factors must be a non-empty list of 2-D arrays W_1, ..., W_L")
-    fs = [v.as_float_array(W, f"factors[{i}]", min_ndim=2).copy() for i, W in enumerate(factors)]
+    fs = [
+        v.as_float_array(W, f"factors[{i}]", min_ndim=2).copy()
+        for i, W in enumerate(factors)
+    ]
     if fs[0].shape[-2] != p:
-        raise ValueError(f"factors[0] must have {p} rows (the input dimension p), got shape {fs[0].shape}")
+        raise ValueError(
+            f"factors[0] must have {p} rows (the input dimension p), got shape {fs[0].shape}"
+        )
     if fs[-1].shape[-1] != d:
-        raise ValueError(f"factors[-1] must have {d} columns (the output dimension d), got shape {fs[-1].shape}")
+        raise ValueError(
+            f"factors[-1] must have {d} columns (the output dimension d), got shape {fs[-1].shape}"
+        )
     for i in range(len(fs) - 1):
         if fs[i].shape[-1] != fs[i + 1].shape[-2]:
-            raise ValueError(f"factors[{i}] {fs[i].shape} and factors[{i + 1}] {fs[i + 1].shape} do not chain")
+            raise ValueError(
+                f"factors[{i}] {fs[i].shape} and factors[{i + 1}] {fs[i + 1].shape} do not chain"
+            )
     return fs
 
 
@@ -309,19 +347,27 @@ class _GradientWorkspace:
         dims = [p] + [F.shape[-1] for F in factors]  # r_0 = p, ..., r_L = d
         self.L = L
         self.stacked = bool(batch)
-        self.prefix = [np.empty(batch + (p, dims[l + 1])) for l in range(1, L)]  # W_{<=l}, l >= 1
+        self.prefix = [
+            np.empty(batch + (p, dims[l + 1])) for l in range(1, L)
+        ]  # W_{<=l}, l >= 1
         self.G = np.empty(batch + (p, d))
-        self.right = [np.empty(batch + (p, dims[l + 1])) for l in range(L - 1)]  # G W_{>l}^T
+        self.right = [
+            np.empty(batch + (p, dims[l + 1])) for l in range(L - 1)
+        ]  # G W_{>l}^T
         self.grads = [np.empty(F.shape) for F in factors]
-        self.factor_t = [np.empty(batch + F.shape[-1:] + F.shape[-2:-1]) if self.stacked else None
-                         for F in factors]
+        self.factor_t = [
+            np.empty(batch + F.shape[-1:] + F.shape[-2:-1]) if self.stacked else None
+            for F in factors
+        ]
 
     def gradients(self, Sxx, Sxy, fs, scale=None):
         """(grads, W) for the factors `fs`, leaving them untouched; both are buffers of
         this workspace, overwritten by the next call. For one layer W is fs[0] itself."""
         L = self.L
         for l in range(1, L):
-            np.matmul(fs[0] if l == 1 else self.prefix[l - 2], fs[l], out=self.prefix[l - 1])
+            np.matmul(
+                fs[0] if l == 1 else self.prefix[l - 2], fs[l], out=self.prefix[l - 1]
+            )
         W = fs[0] if L == 1 else self.prefix[-1]
         G = self.G
         np.matmul(Sxx, W, out=G)
@@ -394,8 +440,11 @@ def _divergence_error(Sxx, Sxy, eta, fs, batch, step) -> DivergenceError:
     bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
     p, d = Sxy.shape[-2:]
     try:
-        limit = stable_step_size(np.broadcast_to(Sxx, batch + (p, p))[bad[0]],
-                                 np.broadcast_to(Sxy, batch + (p, d))[bad[0]], len(fs))
+        limit = stable_step_size(
+            np.broadcast_to(Sxx, batch + (p, p))[bad[0]],
+            np.broadcast_to(Sxy, batch + (p, d))[bad[0]],
+            len(fs),
+        )
     except Exception:  # the error message must not fail on a degenerate problem
         limit = float("nan")
     eta_used = float(np.broadcast_to(eta, batch)[bad[0]])
@@ -404,7 +453,9 @@ def _divergence_error(Sxx, Sxy, eta, fs, batch, step) -> DivergenceError:
         f"gradient descent diverged at step {step}{where}: eta = {eta_used:.6g}, while "
         f"the balanced minimum is linearly stable only for eta < {limit:.6g} "
         "(2 / sharpness)",
-        step=step, stable_eta=limit)
+        step=step,
+        stable_eta=limit,
+    )
 
 
 def _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, start, stop) -> int:
@@ -418,8 +469,9 @@ def _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, start, stop) -> int:
     return stop
 
 
-def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every=16,
-                             return_factors=False):
+def gradient_descent_moments(
+    Sxx, Sxy, factors, eta, steps, every=1, check_every=16, return_factors=False
+):
     """Gradient descent on the factors from the moments; see `gradient_descent`.
 
     Parameters
@@ -466,8 +518,10 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
     try:
         eta_b = np.broadcast_to(eta, batch)[..., None, None]
     except ValueError as exc:
-        raise ValueError(f"eta must broadcast to the batch shape {batch} of the "
-                         f"factors, got {eta.shape}") from exc
+        raise ValueError(
+            f"eta must broadcast to the batch shape {batch} of the "
+            f"factors, got {eta.shape}"
+        ) from exc
     fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
     iters = np.unique(np.append(np.arange(0, steps + 1, every), steps))
     out = np.empty((iters.size,) + batch + Sxy.shape[-2:])
@@ -489,10 +543,12 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
             # Factors at t + 1 and product at t: cheap, and an overflow of the product
             # alone shows up in the next chunk's check (or the final one).
             if (t + 1) % check_every == 0 and not (
-                    np.isfinite(W).all() and all(np.isfinite(F).all() for F in fs)):
+                np.isfinite(W).all() and all(np.isfinite(F).all() for F in fs)
+            ):
                 fs[:] = snapshot
-                bad = _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, snapshot_step,
-                                      t + 1)
+                bad = _first_bad_step(
+                    workspace, Sxx, Sxy, fs, eta_b, snapshot_step, t + 1
+                )
                 raise _divergence_error(Sxx, Sxy, eta, fs, batch, bad)
             if (t + 1) % check_every == 0:
                 snapshot, snapshot_step = [F.copy() for F in fs], t + 1
@@ -542,8 +598,9 @@ def gradient_descent(X, Y, factors, eta, steps, every=1, return_factors=False):
         2 / sharpness at the balanced minimum.
     """
     Sxx, Sxy = moments(X, Y)
-    return gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every,
-                                    return_factors=return_factors)
+    return gradient_descent_moments(
+        Sxx, Sxy, factors, eta, steps, every, return_factors=return_factors
+    )
 
 
 def _scaled_atol(fs, rtol, atol_scale):
@@ -573,13 +630,22 @@ def _integrate_flow(Sxx, Sxy, fs, t_eval, rtol, atol, scale=None, who="gradient_
         return -np.concatenate([g.ravel() for g in grads])
 
     x0 = np.concatenate([W.ravel() for W in fs])
-    sol = _solve_ivp()(rhs, (0.0, float(t_eval[-1])), x0, t_eval=t_eval,
-                       method="DOP853", rtol=rtol, atol=atol)
+    sol = _solve_ivp()(
+        rhs,
+        (0.0, float(t_eval[-1])),
+        x0,
+        t_eval=t_eval,
+        method="DOP853",
+        rtol=rtol,
+        atol=atol,
+    )
     if not sol.success:
         raise RuntimeError(f"{who}: the ODE solver failed: {sol.message}")
     m = t_eval.size
-    return [sol.y[sizes[i] : sizes[i + 1]].T.reshape((m,) + shapes[i])
-            for i in range(len(fs))]
+    return [
+        sol.y[sizes[i] : sizes[i + 1]].T.reshape((m,) + shapes[i])
+        for i in range(len(fs))
+    ]
 
 
 def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=False):
@@ -626,7 +692,9 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=
 
 
 # --------------------------------------------------------------------------- stability
-def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_every=10):
+def perturbation_growth(
+    Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_every=10
+):
     """Growth of a small perturbation of `factors` under gradient descent, one run per eta.
 
     The factors (typically a minimum, e.g. `problems.aligned_start` at w = sigma/lam) get a
@@ -658,7 +726,9 @@ def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_
         raise ValueError("factors must be 2-D (the batch is over eta)")
     eta = v.positive(eta, "eta")
     if eta.ndim != 1:
-        raise ValueError(f"eta must be 1-D (one run per step size), got shape {eta.shape}")
+        raise ValueError(
+            f"eta must be 1-D (one run per step size), got shape {eta.shape}"
+        )
     steps = v.integer(steps, "steps", low=1)
     check_every = v.integer(check_every, "check_every", low=1)
     kick = float(v.positive(kick, "kick"))
@@ -667,7 +737,9 @@ def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_
     start = [W + kick * rng.standard_normal(W.shape) for W in fs0]
 
     def distance(fs):
-        return np.sqrt(sum(np.sum((F - W) ** 2, axis=(-2, -1)) for F, W in zip(fs, fs0)))
+        return np.sqrt(
+            sum(np.sum((F - W) ** 2, axis=(-2, -1)) for F, W in zip(fs, fs0))
+        )
 
     dev0 = float(distance(start))
     fs = [np.repeat(W[None], m, axis=0) for W in start]
@@ -688,8 +760,19 @@ def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_
     return np.where(gone, np.inf, largest / dev0)
 
 
-def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4, per_round=7,
-                        grow=10.0, kick=1e-8, seed=0):
+def stability_threshold(
+    Sxx,
+    Sxy,
+    factors,
+    eta_lo,
+    eta_hi,
+    steps=1000,
+    rounds=4,
+    per_round=7,
+    grow=10.0,
+    kick=1e-8,
+    seed=0,
+):
     """Measured largest stable step size at `factors`, by batched multisection.
 
     A step size counts as unstable when `perturbation_growth` exceeds `grow`. Each round
@@ -729,18 +812,26 @@ def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4,
     per_round = v.integer(per_round, "per_round", low=1)
     g = perturbation_growth(Sxx, Sxy, factors, np.array([lo, hi]), steps, kick, seed)
     if not (g[0] <= grow < g[1]):
-        raise ValueError(f"eta_lo and eta_hi must bracket the threshold: growth {g[0]:.3g} at eta_lo, "
-                         f"{g[1]:.3g} at eta_hi (unstable means > {grow:g})")
+        raise ValueError(
+            f"eta_lo and eta_hi must bracket the threshold: growth {g[0]:.3g} at eta_lo, "
+            f"{g[1]:.3g} at eta_hi (unstable means > {grow:g})"
+        )
     for _ in range(rounds):
         etas = lo + (hi - lo) * np.arange(1, per_round + 1) / (per_round + 1)
-        unstable = perturbation_growth(Sxx, Sxy, factors, etas, steps, kick, seed) > grow
+        unstable = (
+            perturbation_growth(Sxx, Sxy, factors, etas, steps, kick, seed) > grow
+        )
         first = int(np.argmax(unstable)) if unstable.any() else per_round
-        lo, hi = (etas[first - 1] if first > 0 else lo), (etas[first] if first < per_round else hi)
+        lo, hi = (
+            (etas[first - 1] if first > 0 else lo),
+            (etas[first] if first < per_round else hi),
+        )
     return lo, hi
 
 
-def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3,
-                        return_factors=False):
+def gradient_flow_batch(
+    X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3, return_factors=False
+):
     """Full-matrix gradient flow of a batch of runs on the same data, as one ODE system.
 
     Run b follows dW_l/dt = -grad_l f (the integrator of `gradient_flow`, with its
@@ -775,18 +866,22 @@ def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3
     Sxx, Sxy = moments(X, Y)
     fs = check_factors(factors, *Sxy.shape)
     if any(W.ndim != 3 for W in fs) or len({W.shape[0] for W in fs}) != 1:
-        raise ValueError("factors must be 3-D arrays (B, r_{l-1}, r_l) with one common "
-                         "batch size B")
+        raise ValueError(
+            "factors must be 3-D arrays (B, r_{l-1}, r_l) with one common batch size B"
+        )
     B = fs[0].shape[0]
     s = v.times(v.as_float_array(s, "s", ndim=1), "s")
     if np.any(np.diff(s) < 0):
         raise ValueError("s must be non-decreasing")
     speed = np.broadcast_to(v.positive(speed, "speed"), (B,)).astype(float)
     if np.any(np.all([np.all(W.reshape(B, -1) == 0, axis=1) for W in fs], axis=0)):
-        raise ValueError("factors: every run needs a non-zero start (zero is a fixed point)")
+        raise ValueError(
+            "factors: every run needs a non-zero start (zero is a fixed point)"
+        )
     atol = _scaled_atol(fs, rtol, atol_scale)
-    states = _integrate_flow(Sxx, Sxy, fs, s, rtol, atol, speed[:, None, None],
-                             "gradient_flow_batch")
+    states = _integrate_flow(
+        Sxx, Sxy, fs, s, rtol, atol, speed[:, None, None], "gradient_flow_batch"
+    )
     states = [F.swapaxes(0, 1) for F in states]
     prods = product(states)
     return (prods, states) if return_factors else prods
@@ -824,8 +919,9 @@ def gradient_flow_moments(Sxx, Sxy, factors, t, rtol=1e-10, atol=1e-30):
     if t.size == 0 or np.any(np.diff(t) <= 0):
         raise ValueError("t must be a non-empty increasing 1-D array of times >= 0")
     fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
-    return product(_integrate_flow(Sxx, Sxy, fs, t, rtol, atol, None,
-                                   "gradient_flow_moments"))
+    return product(
+        _integrate_flow(Sxx, Sxy, fs, t, rtol, atol, None, "gradient_flow_moments")
+    )
 
 
 def one_layer_descent(Sxx, Sxy, W0, eta, iters):
@@ -851,19 +947,33 @@ def one_layer_descent(Sxx, Sxy, W0, eta, iters):
     W0 = v.as_float_array(W0, "W0", min_ndim=2)
     p, d = Sxy.shape[-2:]
     if Sxx.shape[-2:] != (p, p) or W0.shape[-2:] != (p, d):
-        raise ValueError(f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), (p, d), (p, d)")
+        raise ValueError(
+            f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), (p, d), (p, d)"
+        )
     eta = v.positive(eta, "eta")[..., None]  # broadcasts against lam (..., p)
     iters = v.as_float_array(iters, "iters", ndim=1)
     if np.any(iters < 0) or np.any(iters != np.round(iters)):
         raise ValueError("iters must be non-negative integers")
     lam, Q = np.linalg.eigh(Sxx)
     if np.any(np.abs(1 - eta * lam) > 1):
-        raise ValueError(f"eta = {eta.max():.6g} diverges: it must be below 2 / lam_max = {2 / lam.max():.6g}")
-    inv = np.where(lam > 1e-12 * lam.max(axis=-1, keepdims=True), 1 / np.where(lam > 0, lam, 1), 0.0)
+        raise ValueError(
+            f"eta = {eta.max():.6g} diverges: it must be below 2 / lam_max = {2 / lam.max():.6g}"
+        )
+    inv = np.where(
+        lam > 1e-12 * lam.max(axis=-1, keepdims=True),
+        1 / np.where(lam > 0, lam, 1),
+        0.0,
+    )
     Qt = np.swapaxes(Q, -1, -2)
     coef_ols = inv[..., :, None] * (Qt @ Sxy)  # W_ols in the eigenbasis
-    if not np.allclose((lam * inv)[..., :, None] * (Qt @ Sxy), Qt @ Sxy, atol=1e-10 * np.abs(Sxy).max()):
-        raise ValueError("Sxy must lie in the range of Sxx (moments of data do); descent diverges otherwise")
+    if not np.allclose(
+        (lam * inv)[..., :, None] * (Qt @ Sxy), Qt @ Sxy, atol=1e-10 * np.abs(Sxy).max()
+    ):
+        raise ValueError(
+            "Sxy must lie in the range of Sxx (moments of data do); descent diverges otherwise"
+        )
     coef0 = Qt @ W0 - coef_ols
-    decay = (1 - eta * lam) ** iters.reshape((-1,) + (1,) * lam.ndim)  # integer powers: sign exact
+    decay = (1 - eta * lam) ** iters.reshape(
+        (-1,) + (1,) * lam.ndim
+    )  # integer powers: sign exact
     return Q @ (coef_ols + decay[..., :, None] * coef0)

@@ -33,18 +33,24 @@ def _check_moments(Sxx, Sxy, syy=None):
     Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
     p = Sxy.shape[-2]
     if Sxx.shape[-2:] != (p, p):
-        raise ValueError(f"Sxx must have trailing shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+        raise ValueError(
+            f"Sxx must have trailing shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}"
+        )
     try:
         batch = np.broadcast_shapes(Sxx.shape[:-2], Sxy.shape[:-2])
     except ValueError as exc:
-        raise ValueError(f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must have broadcasting batch axes") from exc
+        raise ValueError(
+            f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must have broadcasting batch axes"
+        ) from exc
     if syy is None:
         return Sxx, Sxy, batch
     syy = v.positive(syy, "syy", allow_zero=True)
     try:
         batch = np.broadcast_shapes(batch, syy.shape)
     except ValueError as exc:
-        raise ValueError(f"syy {syy.shape} must broadcast to the batch shape {batch}") from exc
+        raise ValueError(
+            f"syy {syy.shape} must broadcast to the batch shape {batch}"
+        ) from exc
     return Sxx, Sxy, syy, batch
 
 
@@ -174,7 +180,9 @@ def descent_filter(lam, t, eta=None):
     if np.any(t != np.round(t)):
         raise ValueError("t must hold whole numbers of steps when eta is given")
     if np.any(eta * lam >= 2):
-        raise ValueError(f"eta must be < 2 / max(lam) = {2 / lam.max():.6g} for a stable iteration, got {eta:g}")
+        raise ValueError(
+            f"eta must be < 2 / max(lam) = {2 / lam.max():.6g} for a stable iteration, got {eta:g}"
+        )
     return 1.0 - (1.0 - eta * lam) ** t
 
 
@@ -201,7 +209,9 @@ def ridge_regression(X, Y, alpha):
     Sxx, Sxy = moments(X, Y)
     alpha = v.positive(alpha, "alpha", allow_zero=True)
     if alpha.ndim > 1:
-        raise ValueError(f"alpha must be a number or a 1-D array, got shape {alpha.shape}")
+        raise ValueError(
+            f"alpha must be a number or a 1-D array, got shape {alpha.shape}"
+        )
     lam, _ = _eig(Sxx)
     return _filtered(Sxx, Sxy, ridge_filter(lam, alpha[..., None]))
 
@@ -258,7 +268,9 @@ def spectral_risk(Sxx, W_star, noise_sd, n, filt, kind="estimation"):
     Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
     W_star = v.as_float_array(W_star, "W_star", ndim=2)
     if W_star.shape[0] != Sxx.shape[0]:
-        raise ValueError(f"W_star must have {Sxx.shape[0]} rows to match Sxx, got {W_star.shape}")
+        raise ValueError(
+            f"W_star must have {Sxx.shape[0]} rows to match Sxx, got {W_star.shape}"
+        )
     noise_sd = float(v.positive(noise_sd, "noise_sd", allow_zero=True))
     n = v.integer(n, "n", low=1)
     if kind not in ("estimation", "prediction"):
@@ -334,7 +346,9 @@ def _gap(Sxx, Sxy, syy, W, mu, nuc):
     return np.maximum(primal - dual, 0.0), primal
 
 
-def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=20000, check_every=5):
+def nuclear_norm_moments(
+    Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=20000, check_every=5
+):
     """Nuclear-norm regression from the moments, batched, certified by the duality gap.
 
     FISTA with singular-value thresholding and gradient restarts. Minimises
@@ -379,7 +393,9 @@ def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=200
     try:
         batch = np.broadcast_shapes(batch, mu.shape)
     except ValueError as exc:
-        raise ValueError(f"mu {mu.shape} must broadcast to the batch shape {batch}") from exc
+        raise ValueError(
+            f"mu {mu.shape} must broadcast to the batch shape {batch}"
+        ) from exc
     Sxx = np.broadcast_to(Sxx, batch + (p, p))
     Sxy = np.broadcast_to(Sxy, batch + (p, d))
     syy = np.broadcast_to(syy, batch)
@@ -389,7 +405,9 @@ def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=200
     else:
         W = v.as_float_array(W_init, "W_init", min_ndim=2)
         if W.shape[-2:] != (p, d):
-            raise ValueError(f"W_init must have trailing shape ({p}, {d}), got {W.shape}")
+            raise ValueError(
+                f"W_init must have trailing shape ({p}, {d}), got {W.shape}"
+            )
         W = np.broadcast_to(W, batch + (p, d)).copy()
     Lip = np.linalg.eigvalsh(Sxx)[..., -1]
     Lip = np.where(Lip > 0, Lip, 1.0)[..., None, None]
@@ -415,8 +433,10 @@ def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=200
     if np.all(gap <= target):
         return W, gap
     worst = float((gap / np.maximum(syy / 2, 1e-300)).max())
-    raise ValueError(f"nuclear_norm_moments did not converge in max_iter = {max_iter} iterations: relative "
-                     f"duality gap {worst:.3g} > tol = {tol:.3g}; raise max_iter or warm-start (W_init)")
+    raise ValueError(
+        f"nuclear_norm_moments did not converge in max_iter = {max_iter} iterations: relative "
+        f"duality gap {worst:.3g} > tol = {tol:.3g}; raise max_iter or warm-start (W_init)"
+    )
 
 
 def _closed_form_if_aligned(X, Y, mu, rtol=1e-12):
@@ -432,7 +452,9 @@ def _closed_form_if_aligned(X, Y, mu, rtol=1e-12):
     return np.einsum("pi,...i,di->...pd", A.U[:, :k], w, A.V[:, :k])
 
 
-def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max_iter=20000):
+def nuclear_norm_regression(
+    X, Y, mu, tol=1e-10, method="auto", W_init=None, max_iter=20000
+):
     """Minimiser of 1/(2n) ||Y - X W||_F^2 + mu ||W||_* over W (p, d), for any X.
 
     Parameters
@@ -459,9 +481,13 @@ def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max
         if W is not None:
             return W
         if method == "closed":
-            raise ValueError("method 'closed' needs data with an exact common decomposition (eps = 0)")
+            raise ValueError(
+                "method 'closed' needs data with an exact common decomposition (eps = 0)"
+            )
     Sxx, Sxy, syy = moments_with_energy(X, Y)
-    return nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=W_init, tol=tol, max_iter=max_iter)[0]
+    return nuclear_norm_moments(
+        Sxx, Sxy, syy, mu, W_init=W_init, tol=tol, max_iter=max_iter
+    )[0]
 
 
 def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
@@ -483,7 +509,9 @@ def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
     out = np.empty((mus.size, X.shape[1], Y.shape[1]))
     W = None
     for j in np.argsort(-mus, kind="stable"):
-        W = nuclear_norm_regression(X, Y, mus[j], tol=tol, method=method, W_init=W, max_iter=max_iter)
+        W = nuclear_norm_regression(
+            X, Y, mus[j], tol=tol, method=method, W_init=W, max_iter=max_iter
+        )
         out[j] = W
     return out
 

@@ -291,7 +291,9 @@ def half_way_crossings(t, w, limits) -> np.ndarray:
     out = crossing_times(t, w, 0.5 * np.asarray(limits, dtype=float))
     if np.isnan(out).any():
         missing = np.argwhere(np.isnan(out))[0]
-        raise ValueError(f"w: mode {tuple(missing)} never reaches half its limit within t <= {t[-1]:g}; run longer")
+        raise ValueError(
+            f"w: mode {tuple(missing)} never reaches half its limit within t <= {t[-1]:g}; run longer"
+        )
     return out
 
 
@@ -315,10 +317,14 @@ def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:
     tail = v.as_float_array(tail, "tail", min_ndim=1)
     max_period = v.integer(max_period, "max_period", low=1)
     if tail.shape[0] <= 2 * max_period:
-        raise ValueError(f"tail must have more than 2 * max_period = {2 * max_period} rows, got {tail.shape[0]}")
+        raise ValueError(
+            f"tail must have more than 2 * max_period = {2 * max_period} rows, got {tail.shape[0]}"
+        )
     scale = np.maximum(np.abs(tail).max(axis=0), 1e-300)
     period = np.zeros(tail.shape[1:], dtype=int)
-    for p in range(max_period, 0, -1):  # descending, so the smallest fitting period wins
+    for p in range(
+        max_period, 0, -1
+    ):  # descending, so the smallest fitting period wins
         fits = np.all(np.abs(tail[p:] - tail[:-p]) <= rtol * scale, axis=0)
         period = np.where(fits, p, period)
     return period
@@ -376,7 +382,9 @@ def flat_fraction(t, y, low, high, level=0.5) -> float:
     t = v.as_float_array(t, "t", ndim=1)
     y = v.as_float_array(y, "y", ndim=1)
     if y.size != t.size or t.size < 2:
-        raise ValueError(f"y must have the same length as t (>= 2), got {y.size} and {t.size}")
+        raise ValueError(
+            f"y must have the same length as t (>= 2), got {y.size} and {t.size}"
+        )
     if np.any(t <= 0) or np.any(np.diff(t) <= 0):
         raise ValueError("t must be positive and strictly increasing (a log-time axis)")
     if not low < high:
@@ -384,10 +392,14 @@ def flat_fraction(t, y, low, high, level=0.5) -> float:
     if not 0 < level <= 1:
         raise ValueError(f"level must be in (0, 1], got {level}")
     if not (np.any(y >= low) and np.any(y >= high)):
-        raise ValueError(f"y never reaches high = {high} within the samples; run longer")
+        raise ValueError(
+            f"y never reaches high = {high} within the samples; run longer"
+        )
     a, b = int(np.argmax(y >= low)), int(np.argmax(y >= high))
     if b <= a:
-        raise ValueError("y jumps from below low to above high in one sample; sample finer")
+        raise ValueError(
+            "y jumps from below low to above high in one sample; sample finer"
+        )
     logt = np.log(t[a : b + 1])
     dlog = np.diff(logt)
     slope = np.diff(y[a : b + 1]) / dlog
@@ -417,15 +429,21 @@ def plateau_lengths(fractions, low=0.1, high=0.9) -> np.ndarray:
     low = float(v.as_float_array(low, "low"))
     high = float(v.as_float_array(high, "high"))
     if not 0 <= low < high <= 1:
-        raise ValueError(f"low and high must satisfy 0 <= low < high <= 1, got {low} and {high}")
+        raise ValueError(
+            f"low and high must satisfy 0 <= low < high <= 1, got {low} and {high}"
+        )
     K = f.shape[-1]
     if K < 2:
-        raise ValueError(f"fractions must have at least 2 modes on its last axis, got {K}")
+        raise ValueError(
+            f"fractions must have at least 2 modes on its last axis, got {K}"
+        )
     learned = f >= high
     unlearned = f <= low
     # on plateau k: all of the first k learned and all of the rest unlearned
     first_learned = np.cumprod(learned, axis=-1).astype(bool)  # modes 1..k all learned
-    rest_unlearned = np.flip(np.cumprod(np.flip(unlearned, -1), axis=-1), -1).astype(bool)
+    rest_unlearned = np.flip(np.cumprod(np.flip(unlearned, -1), axis=-1), -1).astype(
+        bool
+    )
     on = first_learned[..., :-1] & rest_unlearned[..., 1:]
     return on.sum(axis=0)
 

@@ -15,7 +15,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+PALETTE = [
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+]
 
 STYLE = {
     "figure.figsize": (6.4, 3.6),
@@ -66,7 +75,10 @@ def glue(name: str, fig) -> None:
     if not (isinstance(name, str) and name):
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     png = png_bytes(fig, dpi=matplotlib.rcParams["savefig.dpi"])
-    bundle = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"<Figure {name}>"}
+    bundle = {
+        "image/png": base64.b64encode(png).decode("ascii"),
+        "text/plain": f"<Figure {name}>",
+    }
     display(bundle, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": ""}})
 
 
@@ -121,8 +133,11 @@ class _PersistentRenderer:
         from PIL import Image
 
         limits = self._view_limits()
-        if (self._background is None or limits != self._limits
-                or not all(a.get_animated() for a in artists)):
+        if (
+            self._background is None
+            or limits != self._limits
+            or not all(a.get_animated() for a in artists)
+        ):
             for artist in artists:
                 artist.set_animated(True)  # left out of the background
             self.canvas.draw()
@@ -143,16 +158,26 @@ def _changed_artists(result, fig) -> list:
 
     artists = list(result) if result is not None else []
     if not artists or not all(isinstance(a, Artist) for a in artists):
-        raise ValueError("update must return the list of artists it changed "
-                         f"(matplotlib artists of the figure), got {result!r}")
+        raise ValueError(
+            "update must return the list of artists it changed "
+            f"(matplotlib artists of the figure), got {result!r}"
+        )
     if any(a.get_figure(root=True) is not fig for a in artists):
         raise ValueError("update returned an artist that is not in the figure")
     return artists
 
 
-def interactive_figure(fig, update: Callable, name: str, values: Sequence[float], *,
-                       live_range: tuple[float, float], log: bool = False,
-                       description: str | None = None, dpi: int = 90):
+def interactive_figure(
+    fig,
+    update: Callable,
+    name: str,
+    values: Sequence[float],
+    *,
+    live_range: tuple[float, float],
+    log: bool = False,
+    description: str | None = None,
+    dpi: int = 90,
+):
     """A figure with a slider over `name`: precomputed frames, and live recomputation.
 
     Two sliders drive one picture. The first steps through frames precomputed at
@@ -213,7 +238,9 @@ def interactive_figure(fig, update: Callable, name: str, values: Sequence[float]
         raise ValueError("values must be distinct (they are the slider's options)")
     low, high = (float(x) for x in live_range)
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"live_range must be (low, high) with low < high, got {live_range}")
+        raise ValueError(
+            f"live_range must be (low, high) with low < high, got {live_range}"
+        )
     if log and low <= 0:
         raise ValueError(f"live_range must be positive with log=True, got {live_range}")
     labels = [f"{v:g}" for v in values]
@@ -227,21 +254,31 @@ def interactive_figure(fig, update: Callable, name: str, values: Sequence[float]
         images.append(widgets.Image(value=renderer.full(), format="png"))
     live_image = widgets.Image(value=images[0].value, format="png")
     stack = widgets.Stack([*images, live_image], selected_index=0)
-    frames = widgets.SelectionSlider(options=labels, index=0,
-                                     description=description or name,
-                                     continuous_update=True,
-                                     layout=widgets.Layout(width="60%"))
+    frames = widgets.SelectionSlider(
+        options=labels,
+        index=0,
+        description=description or name,
+        continuous_update=True,
+        layout=widgets.Layout(width="60%"),
+    )
     # One-way: showing the live frame (index len(values)) must not move this slider.
     frame_link = widgets.jsdlink((frames, "index"), (stack, "selected_index"))
 
     slider_type = widgets.FloatLogSlider if log else widgets.FloatSlider
-    bounds = (dict(min=math.log10(low), max=math.log10(high), base=10) if log
-              else dict(min=low, max=high))
-    live = slider_type(value=values[0] if low <= values[0] <= high else low,
-                       description=f"live {name}", continuous_update=False,
-                       readout_format=".3g", layout=widgets.Layout(width="60%"),
-                       step=(math.log10(high / low) if log else high - low) / 1000,
-                       **bounds)
+    bounds = (
+        dict(min=math.log10(low), max=math.log10(high), base=10)
+        if log
+        else dict(min=low, max=high)
+    )
+    live = slider_type(
+        value=values[0] if low <= values[0] <= high else low,
+        description=f"live {name}",
+        continuous_update=False,
+        readout_format=".3g",
+        layout=widgets.Layout(width="60%"),
+        step=(math.log10(high / low) if log else high - low) / 1000,
+        **bounds,
+    )
     status = widgets.Label("recomputes in a running kernel")
 
     def redraw(value: float) -> float:
@@ -261,9 +298,17 @@ def interactive_figure(fig, update: Callable, name: str, values: Sequence[float]
     return box
 
 
-def fraction_learned(ax, s, fractions, transitions=None, colors=None, labels=None,
-                     linestyles=None, transition_style="--",
-                     xlabel=r"rescaled time $t/\delta$") -> None:
+def fraction_learned(
+    ax,
+    s,
+    fractions,
+    transitions=None,
+    colors=None,
+    labels=None,
+    linestyles=None,
+    transition_style="--",
+    xlabel=r"rescaled time $t/\delta$",
+) -> None:
     """Draw each mode's learned fraction against rescaled time, with its T_i marked.
 
     The book's recurring figure: w_i / (sigma_i / lam_i) against t / delta, one curve

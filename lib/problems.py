@@ -81,7 +81,9 @@ def moments_with_energy(X, Y) -> tuple[np.ndarray, np.ndarray, float]:
     return Sxx, Sxy, float(np.sum(Y * Y) / Y.shape[0])
 
 
-def off_diagonal_perturbation(p: int, eps: float, rng: np.random.Generator) -> np.ndarray:
+def off_diagonal_perturbation(
+    p: int, eps: float, rng: np.random.Generator
+) -> np.ndarray:
     """Random symmetric matrix with zero diagonal and spectral norm exactly `eps`.
 
     The zero diagonal keeps the eigenvalue estimates diag(U^T Sxx U) equal to `lam`,
@@ -141,7 +143,9 @@ def aligned_problem(sigma, lam, n, p=None, d=None, eps=0.0, seed=0):
     """
     sigma = v.positive(sigma, "sigma")
     if sigma.ndim != 1:
-        raise ValueError(f"sigma must be a 1-D array of singular values, got shape {sigma.shape}")
+        raise ValueError(
+            f"sigma must be a 1-D array of singular values, got shape {sigma.shape}"
+        )
     k = sigma.size
     if k > 1 and np.any(np.diff(sigma) >= 0):
         raise ValueError(f"sigma must be strictly decreasing, got {sigma}")
@@ -155,7 +159,9 @@ def aligned_problem(sigma, lam, n, p=None, d=None, eps=0.0, seed=0):
     n = v.integer(n, "n", low=p)
     eps = float(v.positive(eps, "eps", allow_zero=True))
     if eps >= lam.min():
-        raise ValueError(f"eps must be < min(lam) = {lam.min():g} so that Sxx stays positive definite, got {eps:g}")
+        raise ValueError(
+            f"eps must be < min(lam) = {lam.min():g} so that Sxx stays positive definite, got {eps:g}"
+        )
     rng = _rng(seed)
 
     U = random_orthogonal(p, rng)
@@ -261,11 +267,15 @@ def aligned_start(U, V, w0, depth=2, width=None, seed=None):
     k = w0.size
     p, d = U.shape[0], V.shape[0]
     if k > min(U.shape[1], V.shape[1]):
-        raise ValueError(f"w0 has {k} modes but U and V have only {U.shape[1]} and {V.shape[1]} columns")
+        raise ValueError(
+            f"w0 has {k} modes but U and V have only {U.shape[1]} and {V.shape[1]} columns"
+        )
     if L == 1:
         return [(U[:, :k] * w0) @ V[:, :k].T]
     if np.any(w0 < 0):
-        raise ValueError("w0 must be non-negative for depth >= 2 (each factor carries w0 ** (1/depth))")
+        raise ValueError(
+            "w0 must be non-negative for depth >= 2 (each factor carries w0 ** (1/depth))"
+        )
     r = k if width is None else v.integer(width, "width", low=k)
     a = w0 ** (1.0 / L)
     rng = None if seed is None else _rng(seed)
@@ -338,7 +348,10 @@ def small_random_start(p, d, scale, depth=2, width=None, seed=0):
     r = min(p, d) if width is None else v.integer(width, "width", low=1)
     dims = [p] + [r] * (L - 1) + [d]
     rng = _rng(seed)
-    return [rng.standard_normal((dims[l], dims[l + 1])) * scale / np.sqrt(dims[l]) for l in range(L)]
+    return [
+        rng.standard_normal((dims[l], dims[l + 1])) * scale / np.sqrt(dims[l])
+        for l in range(L)
+    ]
 
 
 @dataclass(frozen=True)
@@ -357,9 +370,13 @@ class FactorLaw:
 
     def __post_init__(self):
         if self.kind not in ("uniform", "loguniform", "halfnormal"):
-            raise ValueError(f"kind must be 'uniform', 'loguniform' or 'halfnormal', got {self.kind!r}")
+            raise ValueError(
+                f"kind must be 'uniform', 'loguniform' or 'halfnormal', got {self.kind!r}"
+            )
         if self.kind != "halfnormal" and not 0 < self.low < self.high:
-            raise ValueError(f"low and high must satisfy 0 < low < high, got {self.low}, {self.high}")
+            raise ValueError(
+                f"low and high must satisfy 0 < low < high, got {self.low}, {self.high}"
+            )
 
     def support(self) -> tuple[float, float]:
         return (0.0, np.inf) if self.kind == "halfnormal" else (self.low, self.high)
@@ -380,7 +397,9 @@ class FactorLaw:
             return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
         if self.kind == "loguniform":
             with np.errstate(divide="ignore"):
-                return np.clip(np.log(x / self.low) / np.log(self.high / self.low), 0.0, 1.0)
+                return np.clip(
+                    np.log(x / self.low) / np.log(self.high / self.low), 0.0, 1.0
+                )
         from scipy import special
 
         return special.erf(x / np.sqrt(2.0))
@@ -389,10 +408,14 @@ class FactorLaw:
 def _check_law(law, name: str):
     """A law on positive numbers with ppf, cdf and support (FactorLaw or scipy.stats)."""
     if not all(hasattr(law, a) for a in ("ppf", "cdf", "support")):
-        raise ValueError(f"{name} must be a FactorLaw or a frozen scipy.stats law, got {type(law).__name__}")
+        raise ValueError(
+            f"{name} must be a FactorLaw or a frozen scipy.stats law, got {type(law).__name__}"
+        )
     lo, _ = law.support()
     if lo < 0:
-        raise ValueError(f"{name} must be a law on positive numbers, its support starts at {lo}")
+        raise ValueError(
+            f"{name} must be a law on positive numbers, its support starts at {lo}"
+        )
     return law
 
 
@@ -420,7 +443,9 @@ def random_spectra(draws, m, spread, tau_law, beta=0.0, seed=0):
     m = v.integer(m, "m", low=1)
     spread = float(v.as_float_array(spread, "spread", ndim=0))
     if spread < 1:
-        raise ValueError(f"spread must be >= 1 (lam in [1/spread, spread]), got {spread}")
+        raise ValueError(
+            f"spread must be >= 1 (lam in [1/spread, spread]), got {spread}"
+        )
     beta = float(v.as_float_array(beta, "beta", ndim=0))
     tau_law = _check_law(tau_law, "tau_law")
     rng = _rng(seed)
@@ -454,7 +479,9 @@ def exponent_for_log_correlation(rho, spread, tau_law):
         raise ValueError(f"rho must be in (-1, 1), got {rho}")
     spread = float(v.as_float_array(spread, "spread", ndim=0))
     if spread <= 1:
-        raise ValueError(f"spread must be > 1 (lam must vary to correlate with sigma), got {spread}")
+        raise ValueError(
+            f"spread must be > 1 (lam must vary to correlate with sigma), got {spread}"
+        )
     tau_law = _check_law(tau_law, "tau_law")
     # moments of log tau over its quantiles; q = u^2 (3 - 2u) tames the ends
     u, wu = np.polynomial.legendre.leggauss(64)
@@ -475,7 +502,9 @@ def _bundled_csv(name: str, skiprows: int = 1, delimiter: str = ",") -> np.ndarr
 
     spec = importlib.util.find_spec("sklearn")
     if spec is None or spec.origin is None:
-        raise ValueError("scikit-learn is not installed: its bundled data sets are unavailable")
+        raise ValueError(
+            "scikit-learn is not installed: its bundled data sets are unavailable"
+        )
     path = Path(spec.origin).parent / "datasets" / "data" / name
     return np.loadtxt(path, delimiter=delimiter, skiprows=skiprows)
 
@@ -515,7 +544,9 @@ def bundled_regressions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     physiological = _bundled_csv("linnerud_physiological.csv", delimiter=None)
     iris = _bundled_csv("iris.csv")
     wine = _bundled_csv("wine_data.csv")
-    cancer = _bundled_csv("breast_cancer.csv")[:, :30]  # 10 measures x (mean, se, worst)
+    cancer = _bundled_csv("breast_cancer.csv")[
+        :, :30
+    ]  # 10 measures x (mean, se, worst)
     return {
         "digits halves": (pixels[:, :32], pixels[:, 32:]),
         "digits -> class": (pixels, indicators(digits[:, 64])),
@@ -555,7 +586,11 @@ def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
     cov_eigs = v.positive(cov_eigs, "cov_eigs")
     if cov_eigs.shape != (p,):
         raise ValueError(f"cov_eigs must have shape ({p},), got {cov_eigs.shape}")
-    strengths = np.ones(rank) if strengths is None else v.positive(strengths, "strengths", allow_zero=True)
+    strengths = (
+        np.ones(rank)
+        if strengths is None
+        else v.positive(strengths, "strengths", allow_zero=True)
+    )
     if strengths.shape != (rank,):
         raise ValueError(f"strengths must have shape ({rank},), got {strengths.shape}")
     rng = _rng(seed)
@@ -607,9 +642,17 @@ def digits_halves(split_seed=0, n_train=1000, n_validation=400):
     n_validation = v.integer(n_validation, "n_validation", low=0)
     images = digit_images()
     if n_train + n_validation >= len(images):
-        raise ValueError(f"n_train + n_validation must be < {len(images)}, got {n_train + n_validation}")
+        raise ValueError(
+            f"n_train + n_validation must be < {len(images)}, got {n_train + n_validation}"
+        )
     order = _rng(split_seed).permutation(len(images))
-    split = {"train": order[:n_train], "validation": order[n_train:n_train + n_validation],
-             "test": order[n_train + n_validation:]}
+    split = {
+        "train": order[:n_train],
+        "validation": order[n_train : n_train + n_validation],
+        "test": order[n_train + n_validation :],
+    }
     mean = images[split["train"]].mean(axis=0)
-    return {name: (images[idx][:, :32] - mean[:32], images[idx][:, 32:] - mean[32:]) for name, idx in split.items()}
+    return {
+        name: (images[idx][:, :32] - mean[:32], images[idx][:, 32:] - mean[32:])
+        for name, idx in split.items()
+    }

@@ -18,12 +18,15 @@ import numpy as np
 
 from . import _validate as v
 
+
 def _mode_params(sigma, lam, w0, *, depth: int):
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam")
     w0 = v.as_float_array(w0, "w0")
     if depth >= 2 and np.any(w0 < 0):
-        raise ValueError("w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))")
+        raise ValueError(
+            "w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))"
+        )
     return v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
 
 
@@ -50,7 +53,9 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     """
     L = v.depth(depth)
     if L > 2:
-        raise ValueError("depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for depth >= 3")
+        raise ValueError(
+            "depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for depth >= 3"
+        )
     t = v.times(t)
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
     tt = t.reshape(t.shape + (1,) * sigma.ndim)
@@ -60,7 +65,11 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     # G = (1 - E) / sigma, which tends to 2 t as sigma -> 0 (no 0/0) and never overflows.
     E = np.exp(-2 * sigma * tt)
     with np.errstate(divide="ignore", invalid="ignore"):
-        G = np.where(sigma > 0, -np.expm1(-2 * sigma * tt) / np.where(sigma > 0, sigma, 1.0), 2 * tt)
+        G = np.where(
+            sigma > 0,
+            -np.expm1(-2 * sigma * tt) / np.where(sigma > 0, sigma, 1.0),
+            2 * tt,
+        )
     return w0 / (E + lam * w0 * G)
 
 
@@ -97,12 +106,16 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
     """
     L = v.depth(depth)
     if L > 2:
-        raise ValueError("depth must be 1 or 2; for depth >= 3 use lib.theory.half_way_time_any_depth")
+        raise ValueError(
+            "depth must be 1 or 2; for depth >= 3 use lib.theory.half_way_time_any_depth"
+        )
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
     sigma = v.positive(sigma, "sigma")
     target = sigma / lam
     if L == 2 and np.any(w0 <= 0):
-        raise ValueError("w0 must be positive: a mode that starts at 0 never moves under depth 2")
+        raise ValueError(
+            "w0 must be positive: a mode that starts at 0 never moves under depth 2"
+        )
     if eta is None:
         rate = 2 * sigma if L == 2 else lam
     else:
@@ -111,7 +124,9 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
             rate = 2 * np.log1p(eta * sigma)
         else:
             if np.any(eta * lam >= 1):
-                raise ValueError("eta must be < 1 / lam for a monotone depth-1 approach")
+                raise ValueError(
+                    "eta must be < 1 / lam for a monotone depth-1 approach"
+                )
             rate = -np.log1p(-eta * lam)
     with np.errstate(divide="ignore", invalid="ignore"):
         if L == 2:
@@ -153,7 +168,9 @@ def _check_bound_args(t, sigma, lam, w0, eta):
     sigma = v.positive(sigma, "sigma")
     eta = v.positive(eta, "eta")
     if np.any(w0 <= 0) or np.any(w0 > sigma / lam):
-        raise ValueError("w0 must lie in (0, sigma/lam]: the bounds describe the rise of a mode from below its limit")
+        raise ValueError(
+            "w0 must lie in (0, sigma/lam]: the bounds describe the rise of a mode from below its limit"
+        )
     return t, sigma, lam, w0, eta
 
 
@@ -187,7 +204,9 @@ def discrete_bounds(t, sigma, lam, w0, eta):
     t, sigma, lam, w0, eta = _check_bound_args(t, sigma, lam, w0, eta)
     h = eta * sigma
     if np.any(h > 0.5):
-        raise ValueError(f"eta * sigma must be <= 1/2 for the all-t bounds, got max {h.max():.4g}")
+        raise ValueError(
+            f"eta * sigma must be <= 1/2 for the all-t bounds, got max {h.max():.4g}"
+        )
     lower = _logistic_shape(t, sigma, lam, w0, lambda tt: (1 + h) ** (-2 * tt))
     upper_logistic = _logistic_shape(t, sigma, lam, w0, lambda tt: (1 - 2 * h) ** tt)
     tt = t.reshape(t.shape + (1,) * sigma.ndim)
@@ -347,7 +366,9 @@ def transition_window(sigma, eta, constants="tight"):
     h = eta * sigma
     if constants == "poster":
         if np.any(h >= 0.5):
-            raise ValueError("eta * sigma must be < 1/2 for the poster's constants (else 2h - 4h^2 <= 0)")
+            raise ValueError(
+                "eta * sigma must be < 1/2 for the poster's constants (else 2h - 4h^2 <= 0)"
+            )
         return 2 / (2 * h + h**2), 2 / (2 * h - 4 * h**2)
     if constants == "tight":
         T = 1 / np.log1p(h)
@@ -449,7 +470,9 @@ def half_way_time_any_depth(sigma, lam, w0, depth):
             w = np.exp(u)
             return 1.0 / (L * w ** (1 - 2 / L) * (s - l * w))
 
-        val, _ = quad(integrand, np.log(a), np.log(s / (2 * l)), limit=200, epsabs=0, epsrel=1e-12)
+        val, _ = quad(
+            integrand, np.log(a), np.log(s / (2 * l)), limit=200, epsabs=0, epsrel=1e-12
+        )
         out[idx] = val
     return out
 
@@ -473,7 +496,9 @@ def escape_time(sigma, w0, depth):
     """
     L = v.depth(depth)
     if L < 3:
-        raise ValueError("depth must be >= 3 for the polynomial escape time (depth 2: half_way_times)")
+        raise ValueError(
+            "depth must be >= 3 for the polynomial escape time (depth 2: half_way_times)"
+        )
     sigma = v.positive(sigma, "sigma")
     w0 = v.positive(w0, "w0")
     return w0 ** (-(L - 2) / L) / ((L - 2) * sigma)
@@ -511,7 +536,9 @@ def escape_time_constant(sigma, lam, depth):
 
     L = v.depth(depth)
     if L < 3:
-        raise ValueError("depth must be >= 3 (depth 2 has the logarithmic closed form half_way_times)")
+        raise ValueError(
+            "depth must be >= 3 (depth 2 has the logarithmic closed form half_way_times)"
+        )
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
     sigma, lam = np.broadcast_arrays(sigma, lam)
@@ -603,7 +630,9 @@ def discrete_plateau_times(sigma, eta):
     """
     sigma = v.positive(sigma, "sigma")
     if sigma.ndim != 1 or sigma.size < 2 or np.any(np.diff(sigma) >= 0):
-        raise ValueError(f"sigma must be 1-D, strictly decreasing, with >= 2 modes, got {sigma}")
+        raise ValueError(
+            f"sigma must be 1-D, strictly decreasing, with >= 2 modes, got {sigma}"
+        )
     eta = float(v.positive(eta, "eta"))
     log_h = np.log1p(eta * sigma)
     total = log_h[:-1] + log_h[1:]
@@ -728,7 +757,9 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
     beta = float(v.as_float_array(beta, "beta", ndim=0))
     nodes = v.integer(nodes, "nodes", low=2)
     if not all(hasattr(tau_law, a) for a in ("ppf", "cdf", "support")):
-        raise ValueError(f"tau_law must be a FactorLaw or a frozen scipy.stats law, got {type(tau_law).__name__}")
+        raise ValueError(
+            f"tau_law must be a FactorLaw or a frozen scipy.stats law, got {type(tau_law).__name__}"
+        )
     half = np.log(spread)
     if m == 1 or half == 0:
         return 1.0
@@ -743,7 +774,9 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
 
     def side(lo, hi, slope, sign):
         """int_lo^hi F_t(t0 + slope |l - l0|) dl, with l = l0 + sign * r, r >= 0."""
-        r_hi = np.broadcast_to(np.abs(np.where(sign < 0, l0 - lo, hi - l0)), t0.shape[:0] + (nodes, nodes))
+        r_hi = np.broadcast_to(
+            np.abs(np.where(sign < 0, l0 - lo, hi - l0)), t0.shape[:0] + (nodes, nodes)
+        )
         cuts = [np.zeros_like(r_hi), r_hi]
         if slope != 0:
             cuts += [np.clip((e - t0) / slope, 0, r_hi) for e in ends]
@@ -836,11 +869,15 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
     T = transition_time_rescaled(sigma, eta)
     k = sigma.size
     later = np.triu(np.ones((k, k), bool), 1)  # i < j: mode i is learned first
-    offset = (T * np.log(sigma / lam))[None, :] / 2 - (T * np.log(sigma / lam))[:, None] / 2
+    offset = (T * np.log(sigma / lam))[None, :] / 2 - (T * np.log(sigma / lam))[
+        :, None
+    ] / 2
     dT = T[None, :] - T[:, None]
     g = np.where(later, R * dT, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        delta_star = np.where(later & (R > 0), (np.log(1 / eps) / R - offset) / dT, np.nan)
+        delta_star = np.where(
+            later & (R > 0), (np.log(1 / eps) / R - offset) / dT, np.nan
+        )
     return delta_star, g
 
 
@@ -870,7 +907,9 @@ def whitened_regression(Sxx, Sxy, rtol=1e-10):
     Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
     p = Sxy.shape[0]
     if Sxx.shape != (p, p):
-        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+        raise ValueError(
+            f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}"
+        )
     if not np.allclose(Sxx, Sxx.T, atol=1e-12 * max(np.abs(Sxx).max(), 1e-300)):
         raise ValueError("Sxx must be symmetric")
     lam, Q = np.linalg.eigh(Sxx)
@@ -880,11 +919,19 @@ def whitened_regression(Sxx, Sxy, rtol=1e-10):
     Qr, lr = Q[:, keep], lam[keep]
     half = (Qr * np.sqrt(lr)) @ Qr.T
     inv_half = (Qr / np.sqrt(lr)) @ Qr.T
-    if np.linalg.norm(Sxy - Qr @ (Qr.T @ Sxy)) > 1e-8 * max(np.linalg.norm(Sxy), 1e-300):
+    if np.linalg.norm(Sxy - Qr @ (Qr.T @ Sxy)) > 1e-8 * max(
+        np.linalg.norm(Sxy), 1e-300
+    ):
         raise ValueError("Sxy must lie in the range of Sxx (moments of data do)")
     U, s, Vt = np.linalg.svd(inv_half @ Sxy, full_matrices=False)
     m = int(np.sum(s > rtol * s[0])) if s[0] > 0 else 0
-    return {"half": half, "inv_half": inv_half, "U": U[:, :m], "s": s[:m], "V": Vt[:m].T}
+    return {
+        "half": half,
+        "inv_half": inv_half,
+        "U": U[:, :m],
+        "s": s[:m],
+        "V": Vt[:m].T,
+    }
 
 
 def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
@@ -910,8 +957,12 @@ def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
     mask = np.zeros((len(subsets), m), dtype=bool)
     for j, I in enumerate(subsets):
         idx = np.asarray(list(I), dtype=int)
-        if idx.size and (idx.min() < 0 or idx.max() >= m or np.unique(idx).size != idx.size):
-            raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {m})")
+        if idx.size and (
+            idx.min() < 0 or idx.max() >= m or np.unique(idx).size != idx.size
+        ):
+            raise ValueError(
+                f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {m})"
+            )
         mask[j, idx] = True
     left = wr["inv_half"] @ wr["U"]  # (p, m)
     return (left * (mask * wr["s"])[:, None, :]) @ wr["V"].T
@@ -950,7 +1001,9 @@ def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
     s = wr["s"]
     a = np.sum((wr["U"].T @ Z) * wr["V"].T, axis=-1)  # diag(U^T Z V), with BLAS
     members = a > s / 2
-    d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(np.where(members, s**2 - 2 * s * a, 0.0), axis=-1)
+    d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(
+        np.where(members, s**2 - 2 * s * a, 0.0), axis=-1
+    )
     return members, np.sqrt(np.maximum(d2, 0.0)), a
 
 
@@ -982,8 +1035,12 @@ def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
     mask = np.zeros((len(subsets), s.size))
     for j, I in enumerate(subsets):
         idx = np.asarray(list(I), dtype=int)
-        if idx.size and (idx.min() < 0 or idx.max() >= s.size or np.unique(idx).size != idx.size):
-            raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {s.size})")
+        if idx.size and (
+            idx.min() < 0 or idx.max() >= s.size or np.unique(idx).size != idx.size
+        ):
+            raise ValueError(
+                f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {s.size})"
+            )
         mask[j, idx] = 1.0
     Z = wr["half"] @ W
     a = np.sum((wr["U"].T @ Z) * wr["V"].T, axis=-1)  # diag(U^T Z V), with BLAS

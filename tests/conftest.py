@@ -42,14 +42,33 @@ def built_book(tmp_path_factory):
     jb = Path(sys.executable).with_name("jupyter-book")
     assert jb.exists(), "jupyter-book is not installed next to this Python"
     src = tmp_path_factory.mktemp("book") / "book"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        "_build", ".git", ".venv", "*.egg-info", ".pytest_cache", ".hypothesis", "node_modules"))
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            "_build",
+            ".git",
+            ".venv",
+            "*.egg-info",
+            ".pytest_cache",
+            ".hypothesis",
+            "node_modules",
+        ),
+    )
     config = src / "_config.yml"
     text = config.read_text()
-    assert text.count("execute_notebooks: cache") == 1, "_config.yml's execution mode moved"
-    config.write_text(text.replace("execute_notebooks: cache", 'execute_notebooks: "off"'))
-    proc = subprocess.run([str(jb), "build", str(src), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, timeout=1200)
+    assert text.count("execute_notebooks: cache") == 1, (
+        "_config.yml's execution mode moved"
+    )
+    config.write_text(
+        text.replace("execute_notebooks: cache", 'execute_notebooks: "off"')
+    )
+    proc = subprocess.run(
+        [str(jb), "build", str(src), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     # Sphinx prints "<path>: WARNING: ..." (and "ERROR:"); -W already turns them into a
