@@ -1,7 +1,7 @@
 """Argument checks shared by every module: each failure names the argument.
 
-Every public function of `lib` validates its inputs with these helpers, so that bad input
-gives one kind of error (`ValueError`) with one kind of message:
+Every public function of `lib` validates its inputs with these helpers, so that bad
+input gives one kind of error (`ValueError`) with one kind of message:
 ``"<name> must be <what was expected>, got <what was given>"``.
 """
 

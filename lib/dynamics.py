@@ -7,7 +7,8 @@ Two levels, which the tests hold against each other:
 * full matrices (`gradient_descent`, `gradient_flow`): the factors W_1 (p, r_1), ...,
   W_L (r_{L-1}, d) themselves, from any start, on the loss
   f = 1/(2n) ||Y - X W_1 ... W_L||_F^2 = 1/2 tr(W^T Sxx W) - tr(W^T Sxy) + const.
-  Every step uses only the moments Sxx (p, p) and Sxy (p, d): its cost does not depend on n.
+  Every step uses only the moments Sxx (p, p) and Sxy (p, d): its cost does not depend
+  on n.
 
 Gradient of f with respect to factor l, with W_{<l} = W_1 ... W_{l-1} and
 W_{>l} = W_{l+1} ... W_L (identity when empty):
@@ -27,8 +28,11 @@ DivergenceError = v.DivergenceError
 
 
 def _solve_ivp():
-    """scipy's solve_ivp, imported on first use: importing scipy.integrate takes about
-    half a second, which every chapter would pay in its first cell, flow or not."""
+    """Return scipy's solve_ivp, imported on first use.
+
+    Importing scipy.integrate takes about half a second, which every chapter would pay
+    in its first cell, flow or not.
+    """
     from scipy.integrate import solve_ivp
 
     return solve_ivp
@@ -36,7 +40,7 @@ def _solve_ivp():
 
 # --------------------------------------------------------------------------- modes
 def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
-    """Exact gradient-descent iterates of the mode strengths from the aligned balanced start.
+    """Exact gradient-descent iterates of the mode strengths, aligned balanced start.
 
     Each of the L factors carries a = w^{1/L} on the mode, and one step is
         a <- a + eta (sigma - lam a^L) a^{L-1},    w = a^L,
@@ -68,7 +72,8 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
     w0 = v.as_float_array(w0, "w0")
     if L >= 2 and np.any(w0 < 0):
         raise ValueError(
-            "w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))"
+            "w0 must be non-negative for depth >= 2 "
+            "(balanced factors carry w0 ** (1/depth))"
         )
     sigma, lam, w0, eta = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0, eta=eta)
     out = np.empty((steps + 1,) + w0.shape)
@@ -96,7 +101,8 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
         t = int(np.argwhere(~np.isfinite(out))[0, 0])
         limit = float((2 / lam).min())
         raise DivergenceError(
-            f"discrete_modes diverged at step {t}: depth 1 is stable only for eta < 2/lam = {limit:.6g}",
+            f"discrete_modes diverged at step {t}: depth 1 is stable only for eta < "
+            f"2/lam = {limit:.6g}",
             step=t,
             stable_eta=limit,
         )
@@ -133,7 +139,8 @@ def discrete_mode_gaps(sigma, lam, w0, eta, steps):
     h = eta * sigma
     if np.any(h > 2):
         raise ValueError(
-            f"eta * sigma must be <= 2 (beyond it the mode map diverges), got max {h.max():.4g}"
+            "eta * sigma must be <= 2 (beyond it the mode map diverges), got max "
+            f"{h.max():.4g}"
         )
     y = np.empty((steps + 1,) + w0.shape)
     y[0] = 1 - lam * w0 / sigma
@@ -146,8 +153,8 @@ def discrete_mode_gaps(sigma, lam, w0, eta, steps):
 def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
     """Long-run orbit of the normalised depth-2 mode map x -> x (1 + h (1 - x))^2.
 
-    x = lam w / sigma and h = eta sigma: one map for every mode and step size. Vectorised
-    over h; used for the bifurcation diagram.
+    x = lam w / sigma and h = eta sigma: one map for every mode and step size.
+    Vectorised over h; used for the bifurcation diagram.
 
     Parameters
     ----------
@@ -184,7 +191,7 @@ def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
 
 
 def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
-    """Balanced gradient flow of the mode strengths, any depth, by numerical integration.
+    """Balanced gradient flow of the mode strengths, any depth (numerical integration).
 
     dw/dt = L w^{2 - 2/L} (sigma - lam w) (the logistic equation for L = 2), integrated
     with scipy's DOP853 in u = log w for L >= 2 (so that tiny starts keep full relative
@@ -244,7 +251,7 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
     return w_sorted[np.searchsorted(times, t.ravel())].reshape(t.shape + (sigma.size,))
 
 
-# --------------------------------------------------------------------------- full matrices
+# ------------------------------------------------------------------------ full matrices
 def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
     """Validate a list of factors that chain from p inputs to d outputs.
 
@@ -268,16 +275,19 @@ def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
     ]
     if fs[0].shape[-2] != p:
         raise ValueError(
-            f"factors[0] must have {p} rows (the input dimension p), got shape {fs[0].shape}"
+            f"factors[0] must have {p} rows (the input dimension p), got shape "
+            f"{fs[0].shape}"
         )
     if fs[-1].shape[-1] != d:
         raise ValueError(
-            f"factors[-1] must have {d} columns (the output dimension d), got shape {fs[-1].shape}"
+            f"factors[-1] must have {d} columns (the output dimension d), got shape "
+            f"{fs[-1].shape}"
         )
     for i in range(len(fs) - 1):
         if fs[i].shape[-1] != fs[i + 1].shape[-2]:
             raise ValueError(
-                f"factors[{i}] {fs[i].shape} and factors[{i + 1}] {fs[i + 1].shape} do not chain"
+                f"factors[{i}] {fs[i].shape} and factors[{i + 1}] {fs[i + 1].shape} "
+                "do not chain"
             )
     return fs
 
@@ -332,13 +342,14 @@ def factor_gradients(Sxx, Sxy, factors, scale=None):
 class _GradientWorkspace:
     """Buffers for the gradient sweep, so that a descent step allocates no array.
 
-    Why: a batch of 64 runs at p = 16 makes every temporary 128 KiB, the size at which the
-    allocator maps fresh pages, and the page faults cost as much as the products; and
-    numpy's stacked matmul is 2x slower when its second operand is a transposed view, so
-    stacked factors are transposed into a buffer first.
+    Why: a batch of 64 runs at p = 16 makes every temporary 128 KiB, the size at which
+    the allocator maps fresh pages, and the page faults cost as much as the products;
+    and numpy's stacked matmul is 2x slower when its second operand is a transposed
+    view, so stacked factors are transposed into a buffer first.
 
-    With W_{<l} = W_1 ... W_{l-1} and G = Sxx W - Sxy, the sweep runs from the output side,
-    keeping right = G W_{>l}^T: grad_l = W_{<l}^T right, then right <- right W_l^T.
+    With W_{<l} = W_1 ... W_{l-1} and G = Sxx W - Sxy, the sweep runs from the output
+    side, keeping right = G W_{>l}^T: grad_l = W_{<l}^T right, then right <- right
+    W_l^T.
     """
 
     def __init__(self, factors, p: int, d: int):
@@ -361,8 +372,11 @@ class _GradientWorkspace:
         ]
 
     def gradients(self, Sxx, Sxy, fs, scale=None):
-        """(grads, W) for the factors `fs`, leaving them untouched; both are buffers of
-        this workspace, overwritten by the next call. For one layer W is fs[0] itself."""
+        """(grads, W) for the factors `fs`, leaving them untouched.
+
+        Both are buffers of this workspace, overwritten by the next call. For one layer
+        W is fs[0] itself.
+        """
         L = self.L
         for l in range(1, L):
             np.matmul(
@@ -390,8 +404,11 @@ class _GradientWorkspace:
         return grads, W
 
     def step(self, Sxx, Sxy, fs, eta_b):
-        """One descent step in place on the list `fs`; returns the product before the step
-        (a buffer: copy it before the next step if it must be kept)."""
+        """One descent step in place on the list `fs`.
+
+        Returns the product before the step (a buffer: copy it before the next step if
+        it must be kept).
+        """
         grads, W = self.gradients(Sxx, Sxy, fs, eta_b)
         if self.L == 1:
             W = W.copy()  # the "product" is the factor itself, updated below
@@ -401,8 +418,10 @@ class _GradientWorkspace:
 
 
 def _finite(factors) -> bool:
-    """True while every factor and the end-to-end map are finite (the map can overflow
-    one step before the factors do)."""
+    """True while every factor and the end-to-end map are finite.
+
+    The map can overflow one step before the factors do.
+    """
     return all(np.isfinite(W).all() for W in factors) and bool(
         np.isfinite(product(factors)).all()
     )
@@ -435,8 +454,11 @@ def _check_moments(Sxx, Sxy, factors):
 
 
 def _divergence_error(Sxx, Sxy, eta, fs, batch, step) -> DivergenceError:
-    """The error for a run that left at `step`: names the first such run of the batch
-    and the stable step size 2 / sharpness of its problem."""
+    """The error for a run that left at `step`.
+
+    It names the first such run of the batch and the stable step size 2 / sharpness of
+    its problem.
+    """
     bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
     p, d = Sxy.shape[-2:]
     try:
@@ -459,9 +481,11 @@ def _divergence_error(Sxx, Sxy, eta, fs, batch, step) -> DivergenceError:
 
 
 def _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, start, stop) -> int:
-    """Redo steps start+1..stop one at a time on `fs` (finite at `start`) and return
-    the first step whose iterate is not finite; `stop` if the factors stay finite
-    (then only the product of the last chunk overflowed)."""
+    """The first step in start+1..stop whose iterate is not finite.
+
+    Redoes the steps one at a time on `fs` (finite at `start`); returns `stop` if the
+    factors stay finite (then only the product of the last chunk overflowed).
+    """
     for s in range(start + 1, stop + 1):
         workspace.step(Sxx, Sxy, fs, eta_b)
         if not _finite(fs):
@@ -604,10 +628,13 @@ def gradient_descent(X, Y, factors, eta, steps, every=1, return_factors=False):
 
 
 def _scaled_atol(fs, rtol, atol_scale):
-    """Absolute tolerance per entry: rtol * atol_scale * (largest entry of its run's
-    start), so that a start of size e^{-48} keeps full relative accuracy (a fixed
-    absolute tolerance shifts the transitions once the start is below it). A run
-    that starts at zero (which moves only for depth 1) gets rtol * atol_scale."""
+    """Absolute tolerance per entry of the flow's factors.
+
+    rtol * atol_scale * (largest entry of its run's start), so that a start of size
+    e^{-48} keeps full relative accuracy (a fixed absolute tolerance shifts the
+    transitions once the start is below it). A run that starts at zero (which moves only
+    for depth 1) gets rtol * atol_scale.
+    """
     batch = fs[0].shape[:-2]
     size0 = np.max([np.abs(W).reshape(batch + (-1,)).max(-1) for W in fs], axis=0)
     scale = rtol * atol_scale * np.where(size0 > 0, size0, 1.0)[..., None, None]
@@ -615,9 +642,12 @@ def _scaled_atol(fs, rtol, atol_scale):
 
 
 def _integrate_flow(Sxx, Sxy, fs, t_eval, rtol, atol, scale=None, who="gradient_flow"):
-    """The one integrator of the full-matrix flows: dW_l/dt = -scale grad_l f for the
-    (batched) factors `fs`, with scipy's DOP853, reported at the sorted times `t_eval`.
-    Returns the factors, a list of arrays (t_eval.size,) + W_l.shape."""
+    """The one integrator of the full-matrix flows.
+
+    dW_l/dt = -scale grad_l f for the (batched) factors `fs`, with scipy's DOP853,
+    reported at the sorted times `t_eval`. Returns the factors, a list of arrays
+    (t_eval.size,) + W_l.shape.
+    """
     shapes = [W.shape for W in fs]
     sizes = np.cumsum([0] + [W.size for W in fs])
     workspace = _GradientWorkspace(fs, *Sxy.shape[-2:])
@@ -695,16 +725,16 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=
 def perturbation_growth(
     Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_every=10
 ):
-    """Growth of a small perturbation of `factors` under gradient descent, one run per eta.
+    """Growth of a small perturbation of `factors` under descent, one run per eta.
 
-    The factors (typically a minimum, e.g. `problems.aligned_start` at w = sigma/lam) get a
-    seeded Gaussian kick of size `kick` per entry (the same kick for every eta), and
-    descent runs `steps` steps. Growth is the largest distance to the unperturbed factors,
-    over the checks every `check_every` steps and the end, relative to the kick's:
-    max_t ||theta_t - theta*|| / ||theta_0 - theta*|| over all factor entries. Factor
-    space, not the end-to-end map: above the stable step size descent can leave the
-    minimum for a flatter factorisation of the same map, which the map alone does not
-    show. A run whose iterates stop being finite, or move by more than 1e6 times the
+    The factors (typically a minimum, e.g. `problems.aligned_start` at w = sigma/lam)
+    get a seeded Gaussian kick of size `kick` per entry (the same kick for every eta),
+    and descent runs `steps` steps. Growth is the largest distance to the unperturbed
+    factors, over the checks every `check_every` steps and the end, relative to the
+    kick's: max_t ||theta_t - theta*|| / ||theta_0 - theta*|| over all factor entries.
+    Factor space, not the end-to-end map: above the stable step size descent can leave
+    the minimum for a flatter factorisation of the same map, which the map alone does
+    not show. A run whose iterates stop being finite, or move by more than 1e6 times the
     kick, is stopped and reported as inf; the other runs go on (unlike
     `gradient_descent_moments`, which raises for the whole batch).
 
@@ -813,8 +843,8 @@ def stability_threshold(
     g = perturbation_growth(Sxx, Sxy, factors, np.array([lo, hi]), steps, kick, seed)
     if not (g[0] <= grow < g[1]):
         raise ValueError(
-            f"eta_lo and eta_hi must bracket the threshold: growth {g[0]:.3g} at eta_lo, "
-            f"{g[1]:.3g} at eta_hi (unstable means > {grow:g})"
+            f"eta_lo and eta_hi must bracket the threshold: growth {g[0]:.3g} at "
+            f"eta_lo, {g[1]:.3g} at eta_hi (unstable means > {grow:g})"
         )
     for _ in range(rounds):
         etas = lo + (hi - lo) * np.arange(1, per_round + 1) / (per_round + 1)
@@ -948,7 +978,8 @@ def one_layer_descent(Sxx, Sxy, W0, eta, iters):
     p, d = Sxy.shape[-2:]
     if Sxx.shape[-2:] != (p, p) or W0.shape[-2:] != (p, d):
         raise ValueError(
-            f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), (p, d), (p, d)"
+            f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), "
+            "(p, d), (p, d)"
         )
     eta = v.positive(eta, "eta")[..., None]  # broadcasts against lam (..., p)
     iters = v.as_float_array(iters, "iters", ndim=1)
@@ -957,7 +988,8 @@ def one_layer_descent(Sxx, Sxy, W0, eta, iters):
     lam, Q = np.linalg.eigh(Sxx)
     if np.any(np.abs(1 - eta * lam) > 1):
         raise ValueError(
-            f"eta = {eta.max():.6g} diverges: it must be below 2 / lam_max = {2 / lam.max():.6g}"
+            f"eta = {eta.max():.6g} diverges: it must be below 2 / lam_max = "
+            f"{2 / lam.max():.6g}"
         )
     inv = np.where(
         lam > 1e-12 * lam.max(axis=-1, keepdims=True),
@@ -970,7 +1002,8 @@ def one_layer_descent(Sxx, Sxy, W0, eta, iters):
         (lam * inv)[..., :, None] * (Qt @ Sxy), Qt @ Sxy, atol=1e-10 * np.abs(Sxy).max()
     ):
         raise ValueError(
-            "Sxy must lie in the range of Sxx (moments of data do); descent diverges otherwise"
+            "Sxy must lie in the range of Sxx (moments of data do); descent diverges "
+            "otherwise"
         )
     coef0 = Qt @ W0 - coef_ols
     decay = (1 - eta * lam) ** iters.reshape(

@@ -34,7 +34,8 @@ def _check_moments(Sxx, Sxy, syy=None):
     p = Sxy.shape[-2]
     if Sxx.shape[-2:] != (p, p):
         raise ValueError(
-            f"Sxx must have trailing shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}"
+            f"Sxx must have trailing shape ({p}, {p}) to match Sxy {Sxy.shape}, got "
+            f"{Sxx.shape}"
         )
     try:
         batch = np.broadcast_shapes(Sxx.shape[:-2], Sxy.shape[:-2])
@@ -55,13 +56,16 @@ def _check_moments(Sxx, Sxy, syy=None):
 
 
 def _svt(A, tau):
-    """Singular-value thresholding of A (..., p, d) at tau (...): (result, its nuclear norm)."""
+    """Singular-value thresholding of A (..., p, d) at tau (...).
+
+    Returns (result, its nuclear norm).
+    """
     U, s, Vt = np.linalg.svd(A, full_matrices=False)
     s = np.maximum(s - tau[..., None], 0.0)
     return (U * s[..., None, :]) @ Vt, s.sum(axis=-1)
 
 
-# --------------------------------------------------------------------------- plain estimators
+# --------------------------------------------------------------------- plain estimators
 def least_squares(X, Y):
     """Minimum-norm least-squares solution W_ols = pinv(X) Y.
 
@@ -181,20 +185,26 @@ def descent_filter(lam, t, eta=None):
         raise ValueError("t must hold whole numbers of steps when eta is given")
     if np.any(eta * lam >= 2):
         raise ValueError(
-            f"eta must be < 2 / max(lam) = {2 / lam.max():.6g} for a stable iteration, got {eta:g}"
+            f"eta must be < 2 / max(lam) = {2 / lam.max():.6g} for a stable iteration, "
+            f"got {eta:g}"
         )
     return 1.0 - (1.0 - eta * lam) ** t
 
 
 def _filtered(Sxx, Sxy, filt):
-    """Q diag(filt / lam) Q^T Sxy for the eigenpairs of Sxx; filt (..., p) in eigh order."""
+    """Q diag(filt / lam) Q^T Sxy for the eigenpairs of Sxx.
+
+    filt (..., p) is in eigh order.
+    """
     lam, Q = _eig(Sxx)
     gain = np.where(lam > 0, filt / np.where(lam > 0, lam, 1.0), 0.0)
     return np.einsum("pj,...j,jd->...pd", Q, gain, Q.T @ Sxy)
 
 
 def ridge_regression(X, Y, alpha):
-    """Minimiser of 1/(2n) ||Y - X W||_F^2 + alpha/2 ||W||_F^2, i.e. (Sxx + alpha I)^{-1} Sxy.
+    """Minimiser of 1/(2n) ||Y - X W||_F^2 + alpha/2 ||W||_F^2.
+
+    That is (Sxx + alpha I)^{-1} Sxy.
 
     Parameters
     ----------
@@ -217,7 +227,7 @@ def ridge_regression(X, Y, alpha):
 
 
 def early_stopped_regression(X, Y, t, eta=None):
-    """One-layer gradient descent (eta given) or flow (eta None) from W = 0, in closed form.
+    """One-layer descent (eta given) or flow (eta None) from W = 0, in closed form.
 
     Descent W <- W - eta (Sxx W - Sxy) gives, in the eigenbasis Sxx = Q diag(lam) Q^T,
     W_t = Q diag((1 - (1 - eta lam)^t) / lam) Q^T Sxy (0 on the null space of Sxx); the
@@ -285,7 +295,7 @@ def spectral_risk(Sxx, W_star, noise_sd, n, filt, kind="estimation"):
     return np.sum(lam * (1 - f) ** 2 * b + noise_sd**2 * d / n * f**2, axis=-1)
 
 
-# --------------------------------------------------------------------------- nuclear norm
+# ------------------------------------------------------------------------- nuclear norm
 def nuclear_norm_modes(sigma, lam, mu):
     """Mode strengths of the nuclear-norm solution under the common decomposition.
 
@@ -322,7 +332,13 @@ def nuclear_norm_gap(Sxx, Sxy, syy, W, mu):
 
     Parameters
     ----------
-    Sxx (..., p, p), Sxy (..., p, d), syy (...) = ||Y||_F^2 / n, W (..., p, d), mu (...) > 0
+    Sxx : (..., p, p)
+    Sxy : (..., p, d)
+    syy : (...)
+        ||Y||_F^2 / n.
+    W : (..., p, d)
+    mu : (...)
+        > 0.
 
     Returns
     -------
@@ -434,13 +450,17 @@ def nuclear_norm_moments(
         return W, gap
     worst = float((gap / np.maximum(syy / 2, 1e-300)).max())
     raise ValueError(
-        f"nuclear_norm_moments did not converge in max_iter = {max_iter} iterations: relative "
-        f"duality gap {worst:.3g} > tol = {tol:.3g}; raise max_iter or warm-start (W_init)"
+        f"nuclear_norm_moments did not converge in max_iter = {max_iter} iterations: "
+        f"relative duality gap {worst:.3g} > tol = {tol:.3g}; raise max_iter or "
+        "warm-start (W_init)"
     )
 
 
 def _closed_form_if_aligned(X, Y, mu, rtol=1e-12):
-    """The soft-thresholding solution if the common decomposition holds exactly, else None."""
+    """The soft-thresholding solution if the common decomposition holds, else None.
+
+    "Holds" means exactly, up to rtol relative to the largest eigenvalue of Sxx.
+    """
     A = measure_assumption(X, Y)
     lam_max = max(float(A.lam.max()), 0.0)
     if A.eps > rtol * max(lam_max, 1e-300):
@@ -460,7 +480,9 @@ def nuclear_norm_regression(
     Parameters
     ----------
     X : (n, p), Y : (n, d); mu : float >= 0 (mu = 0: `least_squares`)
-    tol : relative duality-gap target of the iterative solver (see `nuclear_norm_moments`)
+    tol : float
+        Relative duality-gap target of the iterative solver (see
+        `nuclear_norm_moments`).
     method : 'auto' (closed form when the common decomposition holds exactly, to 1e-12,
         else FISTA), 'closed' (raise if the decomposition does not hold) or 'fista'
     W_init : (p, d) warm start for FISTA
@@ -482,7 +504,8 @@ def nuclear_norm_regression(
             return W
         if method == "closed":
             raise ValueError(
-                "method 'closed' needs data with an exact common decomposition (eps = 0)"
+                "method 'closed' needs data with an exact common decomposition "
+                "(eps = 0)"
             )
     Sxx, Sxy, syy = moments_with_energy(X, Y)
     return nuclear_norm_moments(
@@ -549,7 +572,7 @@ def refit_on_support(X, Y, W, rtol=1e-8):
     return Ur @ M @ Vr.T
 
 
-# --------------------------------------------------------------------------- Schatten-(2/L)
+# ----------------------------------------------------------------------- Schatten-(2/L)
 def _schatten_args(sigma, lam, depth):
     L = v.depth(depth)
     if L < 2:
@@ -560,9 +583,12 @@ def _schatten_args(sigma, lam, depth):
 
 
 def schatten_mode_threshold(sigma, lam, depth):
-    """Largest mu at which mode i is active in min_w 1/2 lam w^2 - sigma w + mu |w|^{2/L}.
+    """Largest mu at which mode i is active in the Schatten-(2/L) penalised problem.
 
-    mu*_i = L / (2 (L - 1)) ((L - 2) / (L - 1))^{1 - 2/L} sigma_i^{2 - 2/L} lam_i^{-(1 - 2/L)}
+    The problem is min_w 1/2 lam w^2 - sigma w + mu |w|^{2/L}:
+
+    mu*_i = L / (2 (L - 1)) ((L - 2) / (L - 1))^{1 - 2/L}
+            sigma_i^{2 - 2/L} lam_i^{-(1 - 2/L)}
     (= sigma_i for L = 2); at mu*_i the minimiser jumps from 0 to
     w* = (L - 2) / (L - 1) sigma_i / lam_i. Derivation in chapters/05_regularization.
 

@@ -1,5 +1,8 @@
-"""Measurements on end-to-end maps and trajectories. Every function broadcasts over
-leading axes: a trajectory of maps has shape (T, ..., p, d)."""
+"""Measurements on end-to-end maps and trajectories.
+
+Every function broadcasts over leading axes: a trajectory of maps has shape
+(T, ..., p, d).
+"""
 
 from __future__ import annotations
 
@@ -230,7 +233,7 @@ def relative_distance(W, W_ref) -> np.ndarray:
 
 
 def crossing_times(t, y, level) -> np.ndarray:
-    """First time each trajectory reaches `level`, by linear interpolation between samples.
+    """First time each trajectory reaches `level`, by linear interpolation.
 
     Parameters
     ----------
@@ -292,7 +295,8 @@ def half_way_crossings(t, w, limits) -> np.ndarray:
     if np.isnan(out).any():
         missing = np.argwhere(np.isnan(out))[0]
         raise ValueError(
-            f"w: mode {tuple(missing)} never reaches half its limit within t <= {t[-1]:g}; run longer"
+            f"w: mode {tuple(missing)} never reaches half its limit within t <= "
+            f"{t[-1]:g}; run longer"
         )
     return out
 
@@ -318,7 +322,8 @@ def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:
     max_period = v.integer(max_period, "max_period", low=1)
     if tail.shape[0] <= 2 * max_period:
         raise ValueError(
-            f"tail must have more than 2 * max_period = {2 * max_period} rows, got {tail.shape[0]}"
+            f"tail must have more than 2 * max_period = {2 * max_period} rows, got "
+            f"{tail.shape[0]}"
         )
     scale = np.maximum(np.abs(tail).max(axis=0), 1e-300)
     period = np.zeros(tail.shape[1:], dtype=int)
@@ -412,13 +417,14 @@ def plateau_lengths(fractions, low=0.1, high=0.9) -> np.ndarray:
 
     The run is on plateau k (1 <= k < K) at a time when the first k modes are learned to
     at least `high` of their limit and the other K - k to at most `low`: the map is then
-    within about `low` (relative, per mode) of the rank-k sequential limit. A run without
-    a plateau k gives 0 there.
+    within about `low` (relative, per mode) of the rank-k sequential limit. A run
+    without a plateau k gives 0 there.
 
     Parameters
     ----------
-    fractions : (T, ..., K) learned fractions w_i / (sigma_i / lam_i), modes in the order
-        in which they are expected to be learned (decreasing sigma).
+    fractions : (T, ..., K)
+        Learned fractions w_i / (sigma_i / lam_i), modes in the order in which they are
+        expected to be learned (decreasing sigma).
     low, high : thresholds, 0 <= low < high <= 1.
 
     Returns

@@ -1,14 +1,16 @@
-"""One figure style for the book, and interactive figures that work two ways: in the static
-HTML with no kernel (precomputed PNG frames behind a slider linked in the browser), and in a
-live kernel, where a second slider recomputes the figure for any value in its range."""
+"""One figure style for the book, and interactive figures that work two ways.
+
+In the static HTML with no kernel (precomputed PNG frames behind a slider linked in the
+browser), and in a live kernel, where a second slider recomputes the figure for any
+value in its range.
+"""
 
 from __future__ import annotations
 
 import io
+import math
 import time
 from collections.abc import Callable, Sequence
-
-import math
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -56,10 +58,10 @@ def glue(name: str, fig) -> None:
 
     The same output as `myst_nb.glue(name, fig)` (myst-nb's glue protocol: the figure's
     PNG with a ``scrapbook`` metadata entry naming it), without importing myst_nb, which
-    loads nbformat into the chapter's kernel for these few lines. The figure is shown, not
-    hidden: a page that pastes it (``{glue} name`` with ``:doc:``) points at the image file
-    the chapter's page writes, which exists only if the chapter displays these bytes. Use
-    it instead of ``plt.show()`` in the figure's cell.
+    loads nbformat into the chapter's kernel for these few lines. The figure is shown,
+    not hidden: a page that pastes it (``{glue} name`` with ``:doc:``) points at the
+    image file the chapter's page writes, which exists only if the chapter displays
+    these bytes. Use it instead of ``plt.show()`` in the figure's cell.
 
     Parameters
     ----------
@@ -100,8 +102,8 @@ class _PersistentRenderer:
 
     A live slider redraws one figure many times. Building a new figure each time spends
     most of its time on work that does not change between values: layout, ticks, tick
-    labels, legend (about 0.2 s per figure here). This keeps one figure, fixes its layout
-    after the first render, and after that redraws only the artists that `update`
+    labels, legend (about 0.2 s per figure here). This keeps one figure, fixes its
+    layout after the first render, and after that redraws only the artists that `update`
     reports as changed, on top of a saved background ("blitting", as in
     matplotlib.animation). The background is redrawn only when an axis' limits move.
     """

@@ -1,6 +1,8 @@
-"""Data for the experiments: problems that satisfy the common-decomposition assumption
-(exactly, or broken by a perturbation of known size), starts aligned with it, and the
-measurement of the assumption on any data.
+"""Data for the experiments.
+
+Problems that satisfy the common-decomposition assumption (exactly, or broken by a
+perturbation of known size), starts aligned with it, and the measurement of the
+assumption on any data.
 
 Conventions (book notation): X is (n, p), Y is (n, d), rows are samples;
 Sxx = X^T X / n is (p, p), Sxy = X^T Y / n is (p, d). The assumption reads
@@ -160,7 +162,8 @@ def aligned_problem(sigma, lam, n, p=None, d=None, eps=0.0, seed=0):
     eps = float(v.positive(eps, "eps", allow_zero=True))
     if eps >= lam.min():
         raise ValueError(
-            f"eps must be < min(lam) = {lam.min():g} so that Sxx stays positive definite, got {eps:g}"
+            f"eps must be < min(lam) = {lam.min():g} so that Sxx stays positive "
+            f"definite, got {eps:g}"
         )
     rng = _rng(seed)
 
@@ -201,7 +204,8 @@ def measure_assumption(X, Y, rtol=None) -> Assumption:
 
     U and V come from the full SVD of Sxy. Left singular directions beyond the rank of
     Sxy are not determined by Sxy, so that block of U is rotated to diagonalise Sxx
-    there (the choice that makes eps smallest within it). eps = ||offdiag(U^T Sxx U)||_2.
+    there (the choice that makes eps smallest within it).
+    eps = ||offdiag(U^T Sxx U)||_2.
 
     Parameters
     ----------
@@ -258,7 +262,8 @@ def aligned_start(U, V, w0, depth=2, width=None, seed=None):
 
     Returns
     -------
-    list of L arrays: W_1 (p, r), W_2 (r, r), ..., W_L (r, d); for L = 1, [U diag(w0) V^T].
+    factors : list of L arrays
+        W_1 (p, r), W_2 (r, r), ..., W_L (r, d); for L = 1, [U diag(w0) V^T].
     """
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
@@ -268,13 +273,15 @@ def aligned_start(U, V, w0, depth=2, width=None, seed=None):
     p, d = U.shape[0], V.shape[0]
     if k > min(U.shape[1], V.shape[1]):
         raise ValueError(
-            f"w0 has {k} modes but U and V have only {U.shape[1]} and {V.shape[1]} columns"
+            f"w0 has {k} modes but U and V have only {U.shape[1]} and {V.shape[1]} "
+            "columns"
         )
     if L == 1:
         return [(U[:, :k] * w0) @ V[:, :k].T]
     if np.any(w0 < 0):
         raise ValueError(
-            "w0 must be non-negative for depth >= 2 (each factor carries w0 ** (1/depth))"
+            "w0 must be non-negative for depth >= 2 "
+            "(each factor carries w0 ** (1/depth))"
         )
     r = k if width is None else v.integer(width, "width", low=k)
     a = w0 ** (1.0 / L)
@@ -358,10 +365,16 @@ def small_random_start(p, d, scale, depth=2, width=None, seed=0):
 class FactorLaw:
     """Law of a positive random factor tau (in `random_spectra`, sigma = lam^beta tau).
 
-    kind : "uniform" or "loguniform" on [low, high] (0 < low < high), or "halfnormal":
-        the law of |b| with b ~ N(0, 1) (low, high ignored).
     Methods follow scipy.stats' frozen laws (ppf, cdf, support), vectorised with numpy,
     so a scipy.stats law may be used wherever a FactorLaw is expected.
+
+    Parameters
+    ----------
+    kind : {"uniform", "loguniform", "halfnormal"}
+        "uniform" or "loguniform" on [low, high], or "halfnormal": the law of |b| with
+        b ~ N(0, 1) (low, high ignored).
+    low, high : float
+        Bounds of the support, 0 < low < high (uniform and loguniform only).
     """
 
     kind: str
@@ -369,9 +382,11 @@ class FactorLaw:
     high: float = 1.0
 
     def __post_init__(self):
+        """Check `kind`, `low` and `high`; raise ValueError naming the bad one."""
         if self.kind not in ("uniform", "loguniform", "halfnormal"):
             raise ValueError(
-                f"kind must be 'uniform', 'loguniform' or 'halfnormal', got {self.kind!r}"
+                "kind must be 'uniform', 'loguniform' or 'halfnormal', got "
+                f"{self.kind!r}"
             )
         if self.kind != "halfnormal" and not 0 < self.low < self.high:
             raise ValueError(
@@ -379,9 +394,28 @@ class FactorLaw:
             )
 
     def support(self) -> tuple[float, float]:
+        """The interval (lower, upper) outside which the law has no mass.
+
+        Returns
+        -------
+        (float, float)
+            (low, high), or (0, inf) for "halfnormal".
+        """
         return (0.0, np.inf) if self.kind == "halfnormal" else (self.low, self.high)
 
     def ppf(self, q):
+        """Quantile function, the inverse of `cdf`.
+
+        Parameters
+        ----------
+        q : array_like
+            Probabilities in [0, 1], any shape.
+
+        Returns
+        -------
+        ndarray
+            The quantiles, of the shape of `q`.
+        """
         q = np.asarray(q, dtype=float)
         if self.kind == "uniform":
             return self.low + (self.high - self.low) * q
@@ -392,6 +426,18 @@ class FactorLaw:
         return np.sqrt(2.0) * special.erfinv(q)
 
     def cdf(self, x):
+        """Cumulative distribution function P(tau <= x).
+
+        Parameters
+        ----------
+        x : array_like
+            Points, any shape.
+
+        Returns
+        -------
+        ndarray
+            Probabilities in [0, 1], of the shape of `x`.
+        """
         x = np.asarray(x, dtype=float)
         if self.kind == "uniform":
             return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
@@ -406,10 +452,14 @@ class FactorLaw:
 
 
 def _check_law(law, name: str):
-    """A law on positive numbers with ppf, cdf and support (FactorLaw or scipy.stats)."""
+    """A law on positive numbers with ppf, cdf and support, else ValueError.
+
+    A FactorLaw or a frozen scipy.stats law.
+    """
     if not all(hasattr(law, a) for a in ("ppf", "cdf", "support")):
         raise ValueError(
-            f"{name} must be a FactorLaw or a frozen scipy.stats law, got {type(law).__name__}"
+            f"{name} must be a FactorLaw or a frozen scipy.stats law, got "
+            f"{type(law).__name__}"
         )
     lo, _ = law.support()
     if lo < 0:
@@ -495,8 +545,10 @@ def exponent_for_log_correlation(rho, spread, tau_law):
 
 
 def _bundled_csv(name: str, skiprows: int = 1, delimiter: str = ",") -> np.ndarray:
-    """A data file shipped inside scikit-learn (sklearn/datasets/data), read with numpy:
-    importing sklearn.datasets costs about a second, reading the files a few ms."""
+    """A data file shipped inside scikit-learn (sklearn/datasets/data), read with numpy.
+
+    Importing sklearn.datasets costs about a second, reading the files a few ms.
+    """
     import importlib.util
     from pathlib import Path
 
@@ -643,7 +695,8 @@ def digits_halves(split_seed=0, n_train=1000, n_validation=400):
     images = digit_images()
     if n_train + n_validation >= len(images):
         raise ValueError(
-            f"n_train + n_validation must be < {len(images)}, got {n_train + n_validation}"
+            f"n_train + n_validation must be < {len(images)}, got "
+            f"{n_train + n_validation}"
         )
     order = _rng(split_seed).permutation(len(images))
     split = {

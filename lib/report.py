@@ -13,7 +13,7 @@ import numpy as np
 
 
 def sig(x, digits: int = 3, atol: float = 0.0) -> str:
-    """x rounded to `digits` significant digits, in plain or scientific notation.
+    """Format x rounded to `digits` significant digits, in plain or scientific notation.
 
     Parameters
     ----------
@@ -58,7 +58,7 @@ def decade(x) -> str:
 
 
 def check(label: str, error, tol, floor=None) -> bool:
-    """Print 'label: max error <= 1e-10, tolerance 1e-08: OK' (or FAIL); return the verdict.
+    """Print 'label: max error <= 1e-10, tolerance 1e-08: OK' (or FAIL); return it.
 
     Use as `assert check(...)` so that a false claim fails the cell, and the printed
     verdict is what nbval compares. An error within a factor 10 of the tolerance is

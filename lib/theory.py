@@ -25,7 +25,8 @@ def _mode_params(sigma, lam, w0, *, depth: int):
     w0 = v.as_float_array(w0, "w0")
     if depth >= 2 and np.any(w0 < 0):
         raise ValueError(
-            "w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))"
+            "w0 must be non-negative for depth >= 2 "
+            "(balanced factors carry w0 ** (1/depth))"
         )
     return v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
 
@@ -54,7 +55,8 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     L = v.depth(depth)
     if L > 2:
         raise ValueError(
-            "depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for depth >= 3"
+            "depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for "
+            "depth >= 3"
         )
     t = v.times(t)
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
@@ -62,7 +64,8 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     if L == 1:
         return sigma / lam + (w0 - sigma / lam) * np.exp(-lam * tt)
     # Divided through by sigma: w = w0 / (E + lam w0 G) with E = exp(-2 sigma t) and
-    # G = (1 - E) / sigma, which tends to 2 t as sigma -> 0 (no 0/0) and never overflows.
+    # G = (1 - E) / sigma, which tends to 2 t as sigma -> 0 (no 0/0) and never
+    # overflows.
     E = np.exp(-2 * sigma * tt)
     with np.errstate(divide="ignore", invalid="ignore"):
         G = np.where(
@@ -79,9 +82,9 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
     Gradient flow (eta None), depth 2: exact, from the closed form,
         t_half = log((sigma - lam w0) / (lam w0)) / (2 sigma).
     Gradient descent (eta given), depth 2: the same expression with the continuous rate
-    2 sigma replaced by the per-step rate 2 log(1 + eta sigma) of the mode map near zero.
-    That is where the tight lower bound of `discrete_bounds` reaches one half, so the true
-    first half-way iteration is at most this plus one, and at least
+    2 sigma replaced by the per-step rate 2 log(1 + eta sigma) of the mode map near
+    zero. That is where the tight lower bound of `discrete_bounds` reaches one half, so
+    the true first half-way iteration is at most this plus one, and at least
     log(sigma / (2 lam w0)) / (2 log(1 + eta sigma)) (the geometric upper bound); the
     bracket is proved and measured in chapters/03_discrete.
     Depth 1: flow log(2 (1 - lam w0 / sigma)) / lam; descent divides by
@@ -107,7 +110,8 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
     L = v.depth(depth)
     if L > 2:
         raise ValueError(
-            "depth must be 1 or 2; for depth >= 3 use lib.theory.half_way_time_any_depth"
+            "depth must be 1 or 2; for depth >= 3 use "
+            "lib.theory.half_way_time_any_depth"
         )
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
     sigma = v.positive(sigma, "sigma")
@@ -137,7 +141,9 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
 
 
 def transition_time_rescaled(sigma, eta=None):
-    """Phase-transition time T_i in time rescaled by delta (w0 = exp(-2 delta), delta -> inf).
+    """Phase-transition time T_i in time rescaled by delta.
+
+    The start is w0 = exp(-2 delta), with delta -> inf.
 
     Flow: T_i = 1 / sigma_i. Descent: T_i = 1 / log(1 + eta sigma_i) iterations per unit
     of delta, which is 1/(eta sigma_i) + 1/2 + O(eta sigma_i); the paper's
@@ -169,13 +175,17 @@ def _check_bound_args(t, sigma, lam, w0, eta):
     eta = v.positive(eta, "eta")
     if np.any(w0 <= 0) or np.any(w0 > sigma / lam):
         raise ValueError(
-            "w0 must lie in (0, sigma/lam]: the bounds describe the rise of a mode from below its limit"
+            "w0 must lie in (0, sigma/lam]: the bounds describe the rise of a mode "
+            "from below its limit"
         )
     return t, sigma, lam, w0, eta
 
 
 def _logistic_shape(t, sigma, lam, w0, factor):
-    """sigma w0 / ((sigma - lam w0) * factor(t) + lam w0), broadcast like continuous_modes."""
+    """Evaluate sigma w0 / ((sigma - lam w0) * factor(t) + lam w0).
+
+    Broadcast like continuous_modes.
+    """
     tt = t.reshape(t.shape + (1,) * sigma.ndim)
     return sigma * w0 / ((sigma - lam * w0) * factor(tt) + lam * w0)
 
@@ -216,7 +226,7 @@ def discrete_bounds(t, sigma, lam, w0, eta):
 
 
 def poster_discrete_bounds(t, sigma, lam, w0, eta, corrected=True):
-    """The poster's discrete-dynamics bounds, as printed or with the missing sigma restored.
+    """The poster's discrete-dynamics bounds, as printed or with the sigma restored.
 
     As printed:  w0 / ((sigma - lam w0) exp(-c t) + lam w0)
     Corrected:   sigma w0 / ((sigma - lam w0) exp(-c t) + lam w0)
@@ -344,12 +354,12 @@ def bound_rates(eta, sigma) -> BoundRates:
 def transition_window(sigma, eta, constants="tight"):
     """Rescaled times (start, end) between which each mode makes its transition.
 
-    With w0 = exp(-2 delta) and delta -> infinity, an upper bound on w_t of rate c_up keeps
-    w(delta t) -> 0 for t < 2 / c_up, and a lower bound of rate c_low forces
+    With w0 = exp(-2 delta) and delta -> infinity, an upper bound on w_t of rate c_up
+    keeps w(delta t) -> 0 for t < 2 / c_up, and a lower bound of rate c_low forces
     w(delta t) -> sigma/lam for t > 2 / c_low. constants='poster': c_up = 2h + h^2,
-    c_low = 2h - 4h^2 (h = eta sigma < 1/2); constants='tight': c_up = c_low = 2 log(1 + h)
-    (the geometric bound w0 (1 + h)^{2t} and the tight lower bound), so start = end =
-    1 / log(1 + h): the transition time itself.
+    c_low = 2h - 4h^2 (h = eta sigma < 1/2); constants='tight':
+    c_up = c_low = 2 log(1 + h) (the geometric bound w0 (1 + h)^{2t} and the tight lower
+    bound), so start = end = 1 / log(1 + h): the transition time itself.
 
     Parameters
     ----------
@@ -367,7 +377,8 @@ def transition_window(sigma, eta, constants="tight"):
     if constants == "poster":
         if np.any(h >= 0.5):
             raise ValueError(
-                "eta * sigma must be < 1/2 for the poster's constants (else 2h - 4h^2 <= 0)"
+                "eta * sigma must be < 1/2 for the poster's constants "
+                "(else 2h - 4h^2 <= 0)"
             )
         return 2 / (2 * h + h**2), 2 / (2 * h - 4 * h**2)
     if constants == "tight":
@@ -399,19 +410,22 @@ def exactly_k_window_exists(sigma, eta, k, constants="poster"):
 
 
 def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
-    """Predicted effective initial strength of each mode for a small, arbitrary depth-2 start.
+    """Predicted effective initial strength of each mode, small arbitrary depth-2 start.
 
     Near zero, the component of the factors along mode i, s_i = ((U^T W_1)_{i,:} +
     (W_2 V)_{:,i}) / 2 in the hidden space, grows like exp(sigma_i t) (flow) or
-    (1 + eta sigma_i)^t (descent), while the antisymmetric part decays: mode i then behaves
-    as an aligned balanced mode started from ||s_i||^2. Once mode j is learned, the
-    hidden direction it occupies is penalised for every later mode (a component there would
-    create the cross term W_ij), so later modes keep only the part of s_i orthogonal to
-    s_1, ..., s_{i-1}: Gram-Schmidt in the order of the modes (decreasing sigma).
+    (1 + eta sigma_i)^t (descent), while the antisymmetric part decays: mode i then
+    behaves as an aligned balanced mode started from ||s_i||^2. Once mode j is learned,
+    the hidden direction it occupies is penalised for every later mode (a component
+    there would create the cross term W_ij), so later modes keep only the part of s_i
+    orthogonal to s_1, ..., s_{i-1}: Gram-Schmidt in the order of the modes (decreasing
+    sigma).
 
     Parameters
     ----------
-    U : (p, p), V : (d, d); factors : [W_1 (p, r), W_2 (r, d)]; k : number of modes (<= r)
+    U : (p, p), V : (d, d); factors : [W_1 (p, r), W_2 (r, d)]
+    k : int
+        Number of modes (<= r).
     orthogonalise : bool, default True. False returns the naive ||s_i||^2 (no
         Gram-Schmidt): right for the first mode only, and badly wrong for later modes
         when the hidden width is close to k (chapters/08_initialisation measures it).
@@ -497,7 +511,8 @@ def escape_time(sigma, w0, depth):
     L = v.depth(depth)
     if L < 3:
         raise ValueError(
-            "depth must be >= 3 for the polynomial escape time (depth 2: half_way_times)"
+            "depth must be >= 3 for the polynomial escape time "
+            "(depth 2: half_way_times)"
         )
     sigma = v.positive(sigma, "sigma")
     w0 = v.positive(w0, "w0")
@@ -515,11 +530,15 @@ def escape_time_constant(sigma, lam, depth):
         C = (sigma/lam)^{a-1} / sigma * ( I(a) / L - 2^{1-a} / (L - 2) ),
         I(a) = int_0^{1/2} x^{a-1} / (1 - x) dx = 2^{-a} / a * 2F1(1, a; a + 1; 1/2),
 
-    (the first term is the part of the integral that converges as w0 -> 0, the second the
-    upper limit of the leading term) and the w0-dependent remainder is
-    -int_0^{w0} lam w^{a-1} / (L sigma (sigma - lam w)) dw = -lam w0^a / (2 sigma^2) (1 + O(w0)).
+    (the first term is the part of the integral that converges as w0 -> 0, the second
+    the upper limit of the leading term) and the w0-dependent remainder is
+
+        -int_0^{w0} lam w^{a-1} / (L sigma (sigma - lam w)) dw
+            = -lam w0^a / (2 sigma^2) (1 + O(w0)).
+
     The sign of C depends on L only: C < 0 for L = 3, 4, 5 and C > 0 for every L >= 6
-    (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in chapters/07_depth.
+    (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in
+    chapters/07_depth.
 
     Parameters
     ----------
@@ -537,7 +556,8 @@ def escape_time_constant(sigma, lam, depth):
     L = v.depth(depth)
     if L < 3:
         raise ValueError(
-            "depth must be >= 3 (depth 2 has the logarithmic closed form half_way_times)"
+            "depth must be >= 3 "
+            "(depth 2 has the logarithmic closed form half_way_times)"
         )
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -581,7 +601,8 @@ def plateau_trace_distance_bound(t, sigma, lam, w0, eta, k):
 
     From the all-t bounds of `discrete_bounds` (aligned balanced start):
 
-        ||W_t - W_k||_* <= sum_{i <= k} (sigma_i / lam_i - lower_i(t)) + sum_{i > k} upper_i(t),
+        ||W_t - W_k||_* <= sum_{i <= k} (sigma_i / lam_i - lower_i(t))
+                           + sum_{i > k} upper_i(t),
 
     where W_k keeps the first k modes at their limits sigma_i / lam_i (the rank-k
     reduced-rank solution when the modes are listed in decreasing sigma and the ordering
@@ -611,12 +632,12 @@ def plateau_trace_distance_bound(t, sigma, lam, w0, eta, k):
 
 
 def discrete_plateau_times(sigma, eta):
-    """Where gradient descent is closest to its k-th plateau, and how fast it gets there.
+    """Where descent is closest to its k-th plateau, and how fast it gets there.
 
     With w0 = exp(-2 delta) and T_i = 1 / log(1 + eta sigma_i), at iteration tau * delta
     (T_k < tau < T_{k+1}) the distance to the top-k-by-sigma map decays like
-    exp(-c delta) with c = 2 min(tau / T_k - 1, 1 - tau / T_{k+1}) (the plateau theorem of
-    chapters/03_discrete). The two rates balance at tau* = 2 / (l_k + l_{k+1}),
+    exp(-c delta) with c = 2 min(tau / T_k - 1, 1 - tau / T_{k+1}) (the plateau theorem
+    of chapters/03_discrete). The two rates balance at tau* = 2 / (l_k + l_{k+1}),
     l_i = log(1 + eta sigma_i), where c* = 2 (l_k - l_{k+1}) / (l_k + l_{k+1}).
 
     Parameters
@@ -705,8 +726,10 @@ def order_agreement(sigma, lam):
 
 
 def _gauss_legendre(a, b, nodes):
-    """Nodes and weights of `nodes`-point Gauss-Legendre on [a, b] (arrays broadcast);
-    returns arrays of shape broadcast(a, b).shape + (nodes,)."""
+    """Nodes and weights of `nodes`-point Gauss-Legendre on [a, b] (arrays broadcast).
+
+    Returns arrays of shape broadcast(a, b).shape + (nodes,).
+    """
     x, w = np.polynomial.legendre.leggauss(nodes)
     a, b = np.asarray(a)[..., None], np.asarray(b)[..., None]
     half = (b - a) / 2
@@ -758,7 +781,8 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
     nodes = v.integer(nodes, "nodes", low=2)
     if not all(hasattr(tau_law, a) for a in ("ppf", "cdf", "support")):
         raise ValueError(
-            f"tau_law must be a FactorLaw or a frozen scipy.stats law, got {type(tau_law).__name__}"
+            "tau_law must be a FactorLaw or a frozen scipy.stats law, got "
+            f"{type(tau_law).__name__}"
         )
     half = np.log(spread)
     if m == 1 or half == 0:
@@ -791,11 +815,12 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
 
 
 def plateau_instability_rates(sigma, lam, eta=None):
-    """Growth rate of a later mode along an earlier mode's hidden direction, at a plateau.
+    """Growth rate of a later mode along an earlier mode's hidden direction (plateau).
 
     Depth 2, eps = 0, at a plateau where mode i is learned (W_1 and W_2 carry
     sqrt(sigma_i / lam_i) on a hidden direction h) and mode j is not, the components
-    x = h . (U^T W_1)_j and y = h . (W_2 V)_j of mode j along h evolve, to first order, by
+    x = h . (U^T W_1)_j and y = h . (W_2 V)_j of mode j along h evolve, to first
+    order, by
 
         d/dt (x, y) = J_ij (x, y),   J_ij = [[-lam_j sigma_i / lam_i, sigma_j],
                                              [sigma_j,             -sigma_i]],
@@ -837,18 +862,23 @@ def plateau_instability_rates(sigma, lam, eta=None):
 
 
 def instability_crossover_delta(sigma, lam, eps, eta=None):
-    """Predicted delta beyond which an eps-seeded plateau instability beats sequential learning.
+    """Predicted delta beyond which an eps-seeded instability beats sequential learning.
 
-    For sigma_i > sigma_j with R_ij > 0 (`plateau_instability_rates`), mode j's component
-    along mode i's hidden direction is seeded at O(eps) by B once mode i is learned, and
-    grows like eps exp(R_ij (t - t_i)); along its own direction mode j starts from
-    w0 = exp(-2 delta) and is learned at t_j. The eps seed wins when
+    The instability is that of a plateau (`plateau_instability_rates`).
+
+    For sigma_i > sigma_j with R_ij > 0 (`plateau_instability_rates`), mode j's
+    component along mode i's hidden direction is seeded at O(eps) by B once mode i is
+    learned, and grows like eps exp(R_ij (t - t_i)); along its own direction mode j
+    starts from w0 = exp(-2 delta) and is learned at t_j. The eps seed wins when
     R_ij (t_j - t_i) > log(1 / eps), with t_i, t_j the depth-2 half-way times
     (`half_way_times`), which are linear in delta:
-    t_j - t_i = delta (T_j - T_i) + (T_j log(sigma_j / lam_j) - T_i log(sigma_i / lam_i)) / 2
-    (large delta; T = `transition_time_rescaled`). The O(1) prefactor of the seed (the size
-    of B's entry (j, i) relative to eps) is left out: it moves the answer by O(1) / g_ij,
-    g_ij = R_ij (T_j - T_i) being the growth exponent per unit of delta.
+
+        t_j - t_i = delta (T_j - T_i)
+                    + (T_j log(sigma_j / lam_j) - T_i log(sigma_i / lam_i)) / 2
+
+    (large delta; T = `transition_time_rescaled`). The O(1) prefactor of the seed (the
+    size of B's entry (j, i) relative to eps) is left out: it moves the answer by
+    O(1) / g_ij, g_ij = R_ij (T_j - T_i) being the growth exponent per unit of delta.
 
     Parameters
     ----------
@@ -881,17 +911,18 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
     return delta_star, g
 
 
-# ------------------------------------------------- critical points of two-layer regression
+# ---------------------------------------------- critical points of two-layer regression
 
 
 def whitened_regression(Sxx, Sxy, rtol=1e-10):
     """The regression in prediction space, where f is an isotropic quadratic.
 
-    With Sxx = Q diag(lam) Q^T restricted to its range (eigenvalues above rtol * lam_max;
-    the rest are directions the data never vary along, where W does not change f),
-    Z = Sxx^{1/2} W and M = Sxx^{+1/2} Sxy, the loss is f(W) = f* + 1/2 ||Z - M||_F^2.
-    The SVD M = sum_i s_i u_i v_i^T gives the reduced-rank regression order: s_i^2 are
-    the eigenvalues of Sxy^T Sxx^+ Sxy, and W^{k,*} keeps the k largest.
+    With Sxx = Q diag(lam) Q^T restricted to its range (eigenvalues above
+    rtol * lam_max; the rest are directions the data never vary along, where W does not
+    change f), Z = Sxx^{1/2} W and M = Sxx^{+1/2} Sxy, the loss is
+    f(W) = f* + 1/2 ||Z - M||_F^2. The SVD M = sum_i s_i u_i v_i^T gives the
+    reduced-rank regression order: s_i^2 are the eigenvalues of Sxy^T Sxx^+ Sxy, and
+    W^{k,*} keeps the k largest.
 
     Parameters
     ----------
@@ -938,10 +969,11 @@ def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
     """End-to-end maps of critical points of f(W_1 W_2) (Baldi and Hornik, 1989).
 
     For a subset I of the modes of `whitened_regression` (indices into s, decreasing),
-    W_I = W_ols V_I V_I^T = Sxx^{+1/2} sum_{i in I} s_i u_i v_i^T, with W_ols = Sxx^+ Sxy
-    the minimum-norm least-squares map. Factors W_1 = W_ols V_I, W_2 = V_I^T (any hidden
-    width >= |I|, zero-padded) have zero gradient, and f(W_I) = f(0) - 1/2 sum_{i in I}
-    s_i^2. I = {0, ..., k-1} is the reduced-rank solution W^{k,*}; I = all is W_ols.
+    W_I = W_ols V_I V_I^T = Sxx^{+1/2} sum_{i in I} s_i u_i v_i^T, with
+    W_ols = Sxx^+ Sxy the minimum-norm least-squares map. Factors W_1 = W_ols V_I,
+    W_2 = V_I^T (any hidden width >= |I|, zero-padded) have zero gradient, and
+    f(W_I) = f(0) - 1/2 sum_{i in I} s_i^2. I = {0, ..., k-1} is the reduced-rank
+    solution W^{k,*}; I = all is W_ols.
 
     Parameters
     ----------
@@ -1039,7 +1071,8 @@ def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
             idx.min() < 0 or idx.max() >= s.size or np.unique(idx).size != idx.size
         ):
             raise ValueError(
-                f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {s.size})"
+                f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, "
+                f"{s.size})"
             )
         mask[j, idx] = 1.0
     Z = wr["half"] @ W

@@ -1,4 +1,7 @@
-"""Shared fixtures. nbval collects the chapter notebooks itself (see pyproject addopts)."""
+"""Shared fixtures.
+
+nbval collects the chapter notebooks itself (see pyproject addopts).
+"""
 
 import re
 import shutil
@@ -6,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-
 from _problems import LAM, SIGMA
 
 from lib import problems
@@ -21,7 +22,10 @@ encrypt_kernel_transport()
 
 @pytest.fixture(scope="session")
 def aligned():
-    """A small exact problem with distinct sigma and lam, p > k and d > k (rectangular)."""
+    """A small exact problem with distinct sigma and lam, p > k and d > k.
+
+    Rectangular: p != d.
+    """
     sigma, lam = SIGMA.copy(), LAM.copy()
     X, Y = problems.aligned_problem(sigma, lam, n=200, p=6, d=5, seed=1)
     return dict(sigma=sigma, lam=lam, X=X, Y=Y, A=problems.measure_assumption(X, Y))
@@ -29,9 +33,10 @@ def aligned():
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
-    """The book built from a copy of the repository with `-W -n --keep-going`, once per
-    session, from the chapters' stored outputs. Returns (source folder, html folder,
-    build log); fails on any warning.
+    """The book built from a copy of the repository with `-W -n --keep-going`.
+
+    Built once per session, from the chapters' stored outputs. Returns (source folder,
+    html folder, build log); fails on any warning.
 
     The copy's build does not execute the chapters: in the same test run nbval executes
     every chapter and requires each output, text and figures alike, to equal the stored
@@ -81,7 +86,9 @@ def built_book(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """nbval compares figures too: PNG outputs must equal the stored ones byte for byte.
+    """Make nbval compare figures too: PNG outputs must equal the stored ones exactly.
+
+    Exactly means byte for byte.
 
     nbval skips image outputs by default (they often differ between machines). The
     book's figures are deterministic for the pinned matplotlib (its own FreeType, no

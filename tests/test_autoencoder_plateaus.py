@@ -1,5 +1,7 @@
-"""Tests of the functions added for chapter 4 (auto-encoder): plateau distances and the
-flatness of a rise on a log-time axis."""
+"""Tests of the functions added for chapter 4 (auto-encoder).
+
+Plateau distances and the flatness of a rise on a log-time axis.
+"""
 
 import numpy as np
 import pytest

@@ -1,18 +1,21 @@
-"""The rendered book: the strict build, and every page in a real browser (Debian's
-Chromium, driven by Playwright), served from 127.0.0.1 by the test itself.
+"""The rendered book: the strict build, and every page in a real browser.
 
-Both live in this one module so that, run in parallel (pytest-xdist, --dist loadfile), the
-book is built once, on one worker.
+The browser is Debian's Chromium, driven by Playwright; the pages are served from
+127.0.0.1 by the test itself.
 
-The pages load MathJax, require.js and the widgets' html-manager from CDNs, which are not
-reachable here; the test serves pinned local copies of them (npm packages in
+Both live in this one module so that, run in parallel (pytest-xdist, --dist loadfile),
+the book is built once, on one worker.
+
+The pages load MathJax, require.js and the widgets' html-manager from CDNs, which are
+not reachable here; the test serves pinned local copies of them (npm packages in
 tests/browser, installed by `.ci/run` with `npm ci`). Every other outside request is
 aborted and counted as a failure.
 
 require.js is pinned by the page with a subresource-integrity hash of cdnjs's minified
 file; npm ships the same version unminified, so the bytes differ. The test handles this
-explicitly: it checks that the page asks for exactly the hash it knows, and rewrites that
-attribute to the hash of the local copy, so the browser still verifies what it runs.
+explicitly: it checks that the page asks for exactly the hash it knows, and rewrites
+that attribute to the hash of the local copy, so the browser still verifies what it
+runs.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ASSETS = ROOT / "tests" / "browser" / "node_modules"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CDNJS_REQUIRE_SRI = "sha256-Ae2Vz/4ePdIu6ZyI/5ZGsYnb+m0JlOmKPjt6XZ9JJkA="
-# Chromium as root, headless, and without the background traffic this closed network refuses.
+# Chromium as root, headless, and without the background traffic this closed network
+# refuses.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,7 +53,8 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.slow
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
-    reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' (as .ci/run does)",
+    reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' "
+    "(as .ci/run does)",
 )
 
 
@@ -76,8 +81,11 @@ PINNED = re.compile(r"[@/]\d+\.\d+\.\d+/")
 
 
 def test_every_cdn_script_is_pinned_with_an_integrity_hash(built_book):
-    """A changed file on a CDN must not run in a reader's browser: every script a page
-    loads from outside names an exact version and carries a subresource-integrity hash."""
+    """A changed file on a CDN must not run in a reader's browser.
+
+    Every script a page loads from outside names an exact version and carries a
+    subresource-integrity hash.
+    """
     src, html, _ = built_book
     seen = set()
     for f in toc_files(src):
@@ -96,7 +104,10 @@ def test_every_cdn_script_is_pinned_with_an_integrity_hash(built_book):
 
 
 def local_asset(url: str) -> Path | None:
-    """Local copy of a CDN script (or of a file it loads relative to itself), or None."""
+    """Local copy of a CDN script, or None.
+
+    Also of a file such a script loads relative to itself.
+    """
     routes = [
         ("https://cdn.jsdelivr.net/npm/mathjax@3.2.2/", ASSETS / "mathjax"),
         (
@@ -224,13 +235,15 @@ class PageVisit:
         )
 
     def open(self, url: str):
-        # Generous timeouts: under pytest the page competes for two cores with the book's
-        # build and nbval's kernels; a quiet machine loads the heaviest page in ~6 s.
+        # Generous timeouts: under pytest the page competes for two cores with the
+        # book's build and nbval's kernels; a quiet machine loads the heaviest page in
+        # ~6 s.
         self.page.goto(url, wait_until="load", timeout=120_000)
         self.page.wait_for_load_state("networkidle", timeout=120_000)
         # Wait for MathJax to finish typesetting, where the page uses it.
         self.page.evaluate(
-            "() => (window.MathJax && MathJax.startup && MathJax.startup.promise) || null"
+            "() => (window.MathJax && MathJax.startup && MathJax.startup.promise)"
+            " || null"
         )
 
     def close(self):
@@ -267,14 +280,16 @@ def test_page_in_a_real_browser(server, browser, page_file):
                 >= n_math
             )
             raw = page.evaluate("""() => [...document.querySelectorAll('.math')]
-                .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80))""")
+                .filter(e => !e.querySelector('mjx-container'))
+                .map(e => e.textContent.slice(0, 80))""")
             assert not raw, f"untypeset math: {raw[:5]}"
         text = page.evaluate("() => document.querySelector('main').innerText")
         assert "$$" not in text, "raw $$ left in the page text"
 
         # Every rendered image loaded.
         broken = page.evaluate("""() => [...document.querySelectorAll('img')]
-            .filter(i => i.offsetParent !== null && !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))""")
+            .filter(i => i.offsetParent !== null && !(i.complete && i.naturalWidth > 0))
+            .map(i => i.src.slice(0, 80))""")
         assert not broken, f"images that did not load: {broken}"
 
         # Every internal link resolves (file exists, and so does its anchor).
@@ -323,7 +338,10 @@ def test_page_in_a_real_browser(server, browser, page_file):
 
 
 def test_every_page_with_a_widget_has_a_working_slider(built_book):
-    """Pages whose notebook holds widgets must ship their saved state (else nothing renders)."""
+    """Pages whose notebook holds widgets must ship their saved state.
+
+    Else nothing renders.
+    """
     src, html, _ = built_book
     for f in toc_files(src):
         nb = src / f"{f}.ipynb"

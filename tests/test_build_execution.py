@@ -1,8 +1,10 @@
-"""How the build executes the chapters: two at a time into a cache that is refilled when lib
-changes, failures fail the build, and kernels are encrypted so ipykernel does not warn."""
+"""How the build executes the chapters.
+
+Two at a time into a cache that is refilled when lib changes, failures fail the build,
+and kernels are encrypted so ipykernel does not warn.
+"""
 
 import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -79,7 +81,7 @@ def test_executed_notebooks_are_cached_and_a_failure_fails_the_build(tmp_path):
 def test_encrypted_kernels_do_not_warn_about_plain_tcp(
     policy, warned, capfd, monkeypatch
 ):
-    """With jupyter_client's default policy ipykernel warns; with the book's it does not."""
+    """With jupyter_client's default policy ipykernel warns; with the book's, not."""
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 

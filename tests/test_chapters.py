@@ -1,7 +1,7 @@
-"""The stored notebooks are what nbval compares: make sure there is something to compare.
+"""The stored notebooks are what nbval compares: check there is something to compare.
 
-An output-less or partly executed notebook makes nbval pass vacuously, so these tests fail
-unless every chapter in _toc.yml was executed top to bottom in one fresh kernel
+An output-less or partly executed notebook makes nbval pass vacuously, so these tests
+fail unless every chapter in _toc.yml was executed top to bottom in one fresh kernel
 (`python -m tools.refresh_outputs`) and stored with its outputs.
 """
 
@@ -72,7 +72,8 @@ def test_every_printed_check_passed_and_every_figure_has_caption_and_label(path)
                 and figure.get("caption")
                 and figure.get("name", "").startswith("fig-")
             ), (
-                f"{path.name}: a figure without caption or fig- label:\n{''.join(c['source'])[:200]}"
+                f"{path.name}: a figure without caption or fig- label:\n"
+                f"{''.join(c['source'])[:200]}"
             )
         widgets = [
             o
@@ -81,7 +82,8 @@ def test_every_printed_check_passed_and_every_figure_has_caption_and_label(path)
         ]
         if widgets:
             assert "nbval-ignore-output" in c["metadata"].get("tags", []), (
-                f"{path.name}: a widget cell must be tagged nbval-ignore-output (its model ids are random)"
+                f"{path.name}: a widget cell must be tagged nbval-ignore-output "
+                "(its model ids are random)"
             )
 
 
@@ -95,10 +97,14 @@ def test_first_code_cell_imports_lib_and_sets_the_style(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_first_cell_carries_the_books_macros_for_jupyterlab(path):
-    """JupyterLab (jupyterlab-myst) reads the TeX macros from the first cell's front
-    matter; it must be the one `python -m tools.notebook_macros` generates from _config.yml."""
+    """The first cell's front matter holds the generated TeX macros.
+
+    JupyterLab (jupyterlab-myst) reads the TeX macros from it; it must be the one
+    `python -m tools.notebook_macros` generates from _config.yml.
+    """
     assert has_current_cell(nbformat.read(path, as_version=4)), (
-        f"{path.name}: stale or missing macro cell: run `python -m tools.notebook_macros`"
+        f"{path.name}: stale or missing macro cell: run "
+        "`python -m tools.notebook_macros`"
     )
 
 
@@ -106,8 +112,10 @@ def test_first_cell_carries_the_books_macros_for_jupyterlab(path):
     "path", [p for p in CHAPTERS if p.parent.name == "chapters"], ids=lambda p: p.name
 )
 def test_first_code_cell_names_a_missing_package_in_one_line(path):
-    """Opened where `lib` is not installed, a chapter stops with one line that names the
-    package and the command to run, not with a traceback."""
+    """Opened where `lib` is not installed, a chapter stops with one line.
+
+    That line names the package and the command to run: no traceback.
+    """
     imports = code_cells(path)[0]["source"]
     imports = "".join(imports).split("\n\n")[0]  # the guarded import block
     hide_lib = "import sys; sys.modules['lib'] = None  # as if lib were not installed\n"

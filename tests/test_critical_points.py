@@ -1,5 +1,8 @@
-"""Critical points of two-layer regression, prediction-space distances, one-layer descent
-in closed form, and descent on a batch of problems (chapter 9, real regression)."""
+"""Tests for chapter 9 (real regression).
+
+Critical points of two-layer regression, prediction-space distances, one-layer descent
+in closed form, and descent on a batch of problems.
+"""
 
 import itertools
 
@@ -210,8 +213,6 @@ def test_critical_point_distances_match_the_direct_computation():
 
 
 def test_mean_se_prints_mean_and_standard_error():
-    from lib import report
-
     assert report.mean_se([1.0, 2.0, 3.0]) == "2 ± 0.6"
     with pytest.raises(ValueError, match="x"):
         report.mean_se([1.0])

@@ -1,5 +1,8 @@
-"""Tests of the functions added for chapters 7 and 8 (escape constant, depth threshold,
-perturbation growth and measured stability threshold, naive effective strengths)."""
+"""Tests of the functions added for chapters 7 and 8.
+
+Escape constant, depth threshold, perturbation growth and measured stability threshold,
+naive effective strengths).
+"""
 
 import numpy as np
 import pytest
@@ -90,8 +93,6 @@ def test_naive_effective_strengths_are_row_norms():
 
 
 def test_plateau_lengths_counts_each_plateau():
-    from lib import metrics
-
     f = np.array(
         [
             [0, 0, 0],

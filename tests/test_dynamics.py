@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
+from _problems import LAM, SIGMA
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from _problems import LAM, SIGMA
 
 from lib import DivergenceError, dynamics, metrics, problems, theory
 
@@ -249,10 +248,13 @@ def test_orbit_period_rejects_short_tails():
 
 @pytest.mark.parametrize("delta", [24.0, 32.0])
 def test_gradient_flow_keeps_transition_times_from_tiny_starts(aligned, delta):
-    """From w0 = exp(-2 delta) the factors start at e^{-delta}; the flow must still
-    reach half of each limit at the closed-form half-way time. The shift in time is
+    """From a start of e^{-delta} the flow reaches half-way at the closed-form time.
+
+    From w0 = exp(-2 delta) the factors start at e^{-delta}; the flow must still reach
+    half of each limit at the closed-form half-way time. The shift in time is
     the error in w there over the slope sigma^2 / (2 lam). A fixed absolute tolerance
-    of 1e-13 (the old default) gives 3e-4 at delta = 24 and 6e-3 at delta = 32."""
+    of 1e-13 (the old default) gives 3e-4 at delta = 24 and 6e-3 at delta = 32.
+    """
     A = aligned["A"]
     w0 = np.full(4, np.exp(-2 * delta))
     start = problems.aligned_start(A.U, A.V, w0, depth=2, width=5, seed=3)
@@ -264,8 +266,10 @@ def test_gradient_flow_keeps_transition_times_from_tiny_starts(aligned, delta):
 
 
 def test_descent_returns_the_factors_it_multiplies(aligned):
-    """return_factors: the recorded factors are those whose product is recorded, and one
-    more step of the mode map from them gives the next record."""
+    """The recorded factors (return_factors) are those whose product is recorded.
+
+    One more step of the mode map from them gives the next record.
+    """
     A = aligned["A"]
     fs = problems.aligned_start(A.U, A.V, np.full(4, 1e-3), depth=3, width=5, seed=2)
     it, W, Fs = dynamics.gradient_descent(

@@ -1,11 +1,13 @@
-"""Tests of lib.estimators: closed forms, optimality conditions, duality gaps, bad input."""
+"""Tests of lib.estimators.
+
+Closed forms, optimality conditions, duality gaps, bad input.
+"""
 
 import numpy as np
 import pytest
+from _problems import LAM_REORDERED, SIGMA
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from _problems import LAM_REORDERED, SIGMA
 
 from lib import dynamics, estimators, metrics, problems, theory
 

@@ -3,9 +3,10 @@
 The test starts JupyterLab on 127.0.0.1 with a random token, on a temporary copy of one
 chapter that has an interactive figure, opens it in Debian's Chromium (Playwright), runs
 every cell, and checks what a reader would see: no cell shows an error, no math shows an
-undefined macro (the macros come from the notebook's first cell, `tools.notebook_macros`),
-and the live slider of the interactive figure, moved to a value that was not precomputed,
-recomputes the figure. The server is stopped whatever happens.
+undefined macro (the macros come from the notebook's first cell,
+`tools.notebook_macros`), and the live slider of the interactive figure, moved to a
+value that was not precomputed, recomputes the figure. The server is stopped whatever
+happens.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(),
-        reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' (as .ci/run does)",
+        reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' "
+        "(as .ci/run does)",
     ),
 ]
 
@@ -69,7 +71,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab serving a copy of one chapter; yields (base url, token, notebook name)."""
+    """JupyterLab serving a copy of one chapter.
+
+    Yields (base url, token, notebook name, server log).
+    """
     pytest.importorskip(
         "jupyterlab",
         reason="JupyterLab is not installed: pip install -r requirements.txt",
@@ -101,7 +106,8 @@ def lab(tmp_path_factory):
             f"--ServerApp.root_dir={root}",
             f"--LabApp.user_settings_dir={settings}",
             f"--LabApp.workspaces_dir={root / 'workspaces'}",
-            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run all cells
+            # window.jupyterapp, to run all cells
+            "--LabApp.expose_app_in_browser=True",
             # as the README says: kernels get CurveZMQ keys (no plain-TCP warning)
             "--KernelManager.transport_encryption=auto",
         ],
@@ -118,7 +124,8 @@ def lab(tmp_path_factory):
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(
-                        f"JupyterLab did not start:\n{(root / 'server.log').read_text()[-3000:]}"
+                        "JupyterLab did not start:\n"
+                        f"{(root / 'server.log').read_text()[-3000:]}"
                     )
                 time.sleep(0.3)
         yield f"http://127.0.0.1:{port}", token, chapter.name, root / "server.log"
@@ -138,7 +145,8 @@ RUN_FINISHED = """() => {
     return cells.length > 0 && cells.every(c => c.model.executionCount !== null
         && !c.promptNode.textContent.includes('*'));
 }"""
-VISIBLE_IMAGE = "(fig) => [...fig.querySelectorAll('img')].filter(i => i.offsetParent !== null).map(i => i.src)"
+VISIBLE_IMAGE = """(fig) => [...fig.querySelectorAll('img')]
+    .filter(i => i.offsetParent !== null).map(i => i.src)"""
 
 
 def test_a_chapter_reruns_in_jupyterlab_with_a_live_figure(lab):
@@ -152,7 +160,8 @@ def test_a_chapter_reruns_in_jupyterlab_with_a_live_figure(lab):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base}/lab/tree/chapters/{name}?reset&token={token}")
             page.wait_for_function(
-                """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                """() => { const w = window.jupyterapp
+                                     && window.jupyterapp.shell.currentWidget;
                 return !!(w && w.sessionContext && w.sessionContext.session
                           && w.sessionContext.session.kernel); }""",
                 timeout=90_000,
@@ -170,7 +179,8 @@ def test_a_chapter_reruns_in_jupyterlab_with_a_live_figure(lab):
                 f"a cell shows an error: {errors.first.inner_text()[:500]}"
             )
             bad_math = page.evaluate("""() => [...document.querySelectorAll('[title]')]
-                .map(e => e.title).filter(t => /Undefined control sequence|ParseError/.test(t))""")
+                .map(e => e.title)
+                .filter(t => /Undefined control sequence|ParseError/.test(t))""")
             assert not bad_math, f"math JupyterLab cannot typeset: {bad_math[:5]}"
 
             figure = page.locator(".interactive-figure").first
@@ -181,7 +191,8 @@ def test_a_chapter_reruns_in_jupyterlab_with_a_live_figure(lab):
             readouts = figure.locator(".widget-readout")
             precomputed = readouts.first.inner_text()
             live_readout = readouts.nth(1)
-            target = f"{float(live_readout.inner_text()) * 1.37:.3g}"  # not a precomputed frame
+            # a value that is not a precomputed frame
+            target = f"{float(live_readout.inner_text()) * 1.37:.3g}"
             live_readout.click()
             page.keyboard.press("Control+A")
             page.keyboard.type(target)

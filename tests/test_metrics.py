@@ -39,8 +39,6 @@ def test_crossing_times_interpolate_and_flag_missing():
 
 
 def test_modes_to_map_inverts_mode_strengths(aligned):
-    from lib import theory
-
     A = aligned["A"]
     w = np.random.default_rng(3).standard_normal((7, 2, 4))
     W = metrics.modes_to_map(A.U, A.V, w)

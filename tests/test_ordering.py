@@ -1,5 +1,7 @@
-"""Tests of the ordering statistics (chapter 10): order agreement, random spectra, and the
-exact rank-1 agreement probability."""
+"""Tests of the ordering statistics (chapter 10).
+
+Order agreement, random spectra, and the exact rank-1 agreement probability.
+"""
 
 import numpy as np
 import pytest

@@ -1,4 +1,7 @@
-"""Tests for the plateau instability (lib.theory) and the batched moments runs (lib.dynamics)."""
+"""Tests for the plateau instability (lib.theory) and the batched moments runs.
+
+The runs are those of lib.dynamics.
+"""
 
 import numpy as np
 import pytest
@@ -32,8 +35,9 @@ def test_instability_rate_descent_is_log_spectral_radius():
 
 
 def test_instability_rate_matches_linearised_full_matrix_flow():
-    # Jacobian of the two-layer gradient field at the plateau "mode 1 learned", by finite
-    # differences: its restriction to mode 2 along mode 1's hidden direction is J_12.
+    # Jacobian of the two-layer gradient field at the plateau "mode 1 learned", by
+    # finite differences: its restriction to mode 2 along mode 1's hidden direction is
+    # J_12.
     sigma, lam = np.array([1.0, 0.45]), np.array([1.0, 0.05])
     Sxx, Sxy = np.diag(lam), np.diag(sigma)
     a = np.sqrt(sigma[0] / lam[0])

@@ -1,4 +1,7 @@
-"""lib.plotting: the interactive figure's two modes (frames, live updates), and its errors."""
+"""Tests of lib.plotting.
+
+The interactive figure's two modes (frames, live updates), and its errors.
+"""
 
 import io
 

@@ -1,16 +1,18 @@
 import numpy as np
 import pytest
+from _problems import LAM, SIGMA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
-
-from _problems import LAM, SIGMA
 
 from lib import dynamics, estimators, metrics, problems, stability, theory
 
 
 def reference_ode(t, sigma, lam, w0, depth):
-    """Independent solve of the mode equation dw/dt = L w^(2-2/L) (sigma - lam w), directly in w."""
+    """Independent solve of the mode equation, directly in w.
+
+    dw/dt = L w^(2-2/L) (sigma - lam w).
+    """
 
     def rhs(_, w):
         return depth * np.abs(w) ** (2 - 2 / depth) * (sigma - lam * w)
@@ -76,8 +78,11 @@ def test_half_way_times_are_exact_for_the_flow():
 
 @pytest.mark.parametrize("eta", [None, 0.01, 0.2])
 def test_rescaled_transition_times_are_the_measured_limit(eta):
-    """Half-way time / delta of the simulated mode iterates tends to T_i: the relative
-    gap is log(sigma / lam) / (2 delta) + O(1 / delta^2) (below 2 / delta here)."""
+    """Half-way time / delta of the simulated mode iterates tends to T_i.
+
+    The relative gap is log(sigma / lam) / (2 delta) + O(1 / delta^2) (below 2 / delta
+    here).
+    """
     T = theory.transition_time_rescaled(SIGMA, eta)
     for delta in (25.0, 100.0):
         w0 = np.exp(-2 * delta)
@@ -222,9 +227,13 @@ def test_sharpness_formula_matches_lanczos(k, extra, depth, seed):
 
 
 def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
-    """A small perturbation of the balanced minimum decays (or stays put along flat
-    directions) just below 2 / sharpness and grows geometrically just above it. Above the
-    limit descent need not blow up: it can leave for a flatter factorisation of W_ols."""
+    """A perturbation of the minimum decays below 2 / sharpness and grows above it.
+
+    A small perturbation of the balanced minimum decays (or stays put along flat
+    directions) just below 2 / sharpness and grows geometrically just above it. Above
+    the limit descent need not blow up: it can leave for a flatter factorisation of
+    W_ols.
+    """
     A, X, Y = aligned["A"], aligned["X"], aligned["Y"]
     limit = stability.stable_step_size_aligned(SIGMA, A.lam, 2, d=5)
     start = problems.aligned_start(A.U, A.V, SIGMA / LAM, depth=2, width=5)
@@ -252,8 +261,11 @@ def test_stable_step_size_separates_stable_from_unstable_minimum(aligned):
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_mode_stable_step_size_separates_convergence_from_oscillation(depth):
-    """Just below the per-mode limit the mode map converges to sigma / lam; just above
-    it the fixed point repels (a cycle, or divergence)."""
+    """The mode map converges just below the per-mode limit and not just above.
+
+    Just below the limit it converges to sigma / lam; just above it the fixed point
+    repels (a cycle, or divergence).
+    """
     limit = stability.mode_stable_step_size(SIGMA, LAM, depth)
     target = SIGMA / LAM
     w = dynamics.discrete_modes(SIGMA, LAM, 0.9 * target, 0.97 * limit, 3000, depth)
@@ -322,8 +334,11 @@ def test_transition_windows_and_gap_condition():
 
 
 def test_effective_initial_strengths_predict_random_starts(aligned):
-    """Small random start: each mode's half-way iteration is that of an aligned mode started
-    at the Gram-Schmidt effective strength (within one iteration)."""
+    """Small random start: each mode behaves as an aligned one.
+
+    Each mode's half-way iteration is that of an aligned mode started at the
+    Gram-Schmidt effective strength (within one iteration).
+    """
     A, X, Y = aligned["A"], aligned["X"], aligned["Y"]
     eta, w0 = 0.1, 1e-10
     steps = int(1.3 * np.log(1 / w0) / 2 / np.log1p(eta * SIGMA.min()))
