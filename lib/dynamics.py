@@ -158,9 +158,14 @@ def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
 
     Parameters
     ----------
-    h : array (H,) of eta * sigma values > 0
-    steps : iterations in all; keep : how many of the last ones to return
-    x0 : start, in (0, 1)
+    h : (H,) array
+        Values of eta * sigma, > 0.
+    steps : int
+        Iterations in all.
+    keep : int
+        How many of the last iterates to return.
+    x0 : float
+        Start, in (0, 1).
 
     Returns
     -------
@@ -199,13 +204,20 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
 
     Parameters
     ----------
-    t : array of times >= 0, any shape
-    sigma, lam : (k,); w0 : (k,) positive
-    depth : int >= 1
+    t : array
+        Times >= 0, any shape.
+    sigma, lam : (k,) arrays
+        Paired spectra (sigma >= 0, lam > 0).
+    w0 : (k,) array
+        Initial mode strengths, > 0.
+    depth : int
+        Number of factors L >= 1.
+    rtol : float
+        Relative tolerance of the integrator.
 
     Returns
     -------
-    w : array, shape t.shape + (k,)
+    w : t.shape + (k,) array
     """
     L = v.depth(depth)
     t = v.times(t)
@@ -740,9 +752,20 @@ def perturbation_growth(
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d); factors : list of 2-D arrays W_1 (p, r_1) ... W_L
-    eta : (m,) step sizes > 0
-    steps : int >= 1; kick : float > 0; seed : int; check_every : int >= 1
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    factors : list of 2-D arrays
+        W_1 (p, r_1) ... W_L (r_{L-1}, d), the point that is perturbed.
+    eta : (m,) array
+        Step sizes > 0, one run each.
+    steps : int
+        Descent steps per run, >= 1.
+    kick : float
+        Size of the Gaussian kick per entry, > 0.
+    seed : int
+        Seed of the kick (the same kick for every eta).
+    check_every : int
+        Steps between checks of the distance, >= 1.
 
     Returns
     -------
@@ -964,13 +987,20 @@ def one_layer_descent(Sxx, Sxy, W0, eta, iters):
 
     Parameters
     ----------
-    Sxx : (..., p, p) symmetric positive semi-definite; Sxy : (..., p, d)
-    W0 : (..., p, d) starting map; eta : step size > 0, or an array broadcasting to the
-    batch shape (one per problem); iters : (T,) iterations >= 0
+    Sxx : (..., p, p) array
+        Symmetric positive semi-definite.
+    Sxy : (..., p, d) array
+    W0 : (..., p, d) array
+        Starting map.
+    eta : float or array
+        Step size > 0, or an array broadcasting to the batch shape (one per problem).
+    iters : (T,) array of int
+        Iterations >= 0 at which to return the iterates.
 
     Returns
     -------
-    W : (T, ..., p, d), the iterates at `iters`
+    W : (T, ..., p, d) array
+        The iterates at `iters`.
     """
     Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)

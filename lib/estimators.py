@@ -71,8 +71,10 @@ def least_squares(X, Y):
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); X may be rank-deficient (then W_ols is the minimiser of f of
-        smallest Frobenius norm, the one whose columns lie in the row space of X).
+    X : (n, p) array
+        May be rank-deficient (then W_ols is the minimiser of f of smallest Frobenius
+        norm, the one whose columns lie in the row space of X).
+    Y : (n, d) array
 
     Returns
     -------
@@ -115,7 +117,10 @@ def reduced_rank_regression(X, Y, k):
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d), k : int in [0, min(p, d)]
+    X : (n, p) array
+    Y : (n, d) array
+    k : int
+        Rank, in [0, min(p, d)].
 
     Returns
     -------
@@ -208,13 +213,16 @@ def ridge_regression(X, Y, alpha):
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d), any rank
-    alpha : float >= 0, or array of shape (m,) (a path, one eigendecomposition);
-        alpha = 0 gives the minimum-norm least-squares solution.
+    X : (n, p) array
+        Any rank.
+    Y : (n, d) array
+    alpha : float >= 0, or (m,) array
+        An array is a path, computed from one eigendecomposition; alpha = 0 gives the
+        minimum-norm least-squares solution.
 
     Returns
     -------
-    W : (p, d), or (m, p, d) for an array of alphas
+    W : (p, d) array, or (m, p, d) for an array of alphas
     """
     Sxx, Sxy = moments(X, Y)
     alpha = v.positive(alpha, "alpha", allow_zero=True)
@@ -235,12 +243,16 @@ def early_stopped_regression(X, Y, t, eta=None):
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); t : iterations (or times), any shape, >= 0
-    eta : step size with eta lam_max < 2, or None for the flow.
+    X : (n, p) array
+    Y : (n, d) array
+    t : array
+        Iterations (or times), any shape, >= 0.
+    eta : float or None
+        Step size with eta lam_max < 2, or None for the flow.
 
     Returns
     -------
-    W : t.shape + (p, d)
+    W : t.shape + (p, d) array
     """
     Sxx, Sxy = moments(X, Y)
     t = v.positive(t, "t", allow_zero=True)
@@ -479,17 +491,25 @@ def nuclear_norm_regression(
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); mu : float >= 0 (mu = 0: `least_squares`)
+    X : (n, p) array
+    Y : (n, d) array
+    mu : float
+        Penalty >= 0 (mu = 0: `least_squares`).
     tol : float
         Relative duality-gap target of the iterative solver (see
         `nuclear_norm_moments`).
-    method : 'auto' (closed form when the common decomposition holds exactly, to 1e-12,
-        else FISTA), 'closed' (raise if the decomposition does not hold) or 'fista'
-    W_init : (p, d) warm start for FISTA
+    method : {'auto', 'closed', 'fista'}
+        'auto': closed form when the common decomposition holds exactly (to 1e-12),
+        else FISTA; 'closed': raise if the decomposition does not hold; 'fista': always
+        FISTA.
+    W_init : (p, d) array, optional
+        Warm start for FISTA.
+    max_iter : int
+        Iteration limit of FISTA.
 
     Returns
     -------
-    W : (p, d)
+    W : (p, d) array
     """
     X, Y = v.check_data(X, Y)
     mu = float(v.positive(mu, "mu", allow_zero=True))
@@ -518,12 +538,17 @@ def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); mus : (m,) values >= 0, any order
-    tol, method, max_iter : as in `nuclear_norm_regression`
+    X : (n, p) array
+    Y : (n, d) array
+    mus : (m,) array
+        Penalties >= 0, any order.
+    tol, method, max_iter
+        As in `nuclear_norm_regression`.
 
     Returns
     -------
-    W : (m, p, d), entry j the solution at mus[j]
+    W : (m, p, d) array
+        Entry j is the solution at mus[j].
     """
     X, Y = v.check_data(X, Y)
     mus = v.positive(mus, "mus", allow_zero=True)

@@ -101,7 +101,7 @@ def mode_strengths(W, U, V, k=None) -> np.ndarray:
     Parameters
     ----------
     W : (..., p, d) array
-    U : (p, m) array, V : (d, m') array
+    U, V : (p, m) and (d, m') arrays
         Mode bases (columns orthonormal).
     k : int, optional
         Number of modes, 1 <= k <= min(m, m') (default: all).
@@ -124,7 +124,7 @@ def modes_to_map(U, V, w) -> np.ndarray:
 
     Parameters
     ----------
-    U : (p, >= k) array, V : (d, >= k) array
+    U, V : (p, >= k) and (d, >= k) arrays
         Mode bases.
     w : (..., k) array
         Mode strengths.
@@ -150,7 +150,7 @@ def mode_coordinates(W, U, V) -> np.ndarray:
     Parameters
     ----------
     W : (..., p, d) array
-    U : (..., p, k) array, V : (..., d, k') array
+    U, V : (..., p, k) and (..., d, k') arrays
         Mode bases; leading axes broadcast against W's (e.g. one basis per draw).
 
     Returns

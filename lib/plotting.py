@@ -49,7 +49,13 @@ STYLE = {
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style (call once, in a chapter's first code cell)."""
+    """Apply the book's matplotlib style (call once, in a chapter's first code cell).
+
+    Updates ``matplotlib.rcParams`` with `STYLE`: figure size and resolution, a light
+    grid without top and right spines, the colour-blind-safe `PALETTE` as the colour
+    cycle, and small fonts. Takes no argument and returns nothing; figures created
+    after the call use the style.
+    """
     matplotlib.rcParams.update(STYLE)
 
 
@@ -85,12 +91,41 @@ def glue(name: str, fig) -> None:
 
 
 def mode_colors(k: int) -> list[str]:
-    """One colour per mode, the same in every chapter (cycles after 8 modes)."""
+    """One colour per mode, the same in every chapter (cycles after 8 modes).
+
+    Mode i gets ``PALETTE[i % 8]``, so a mode keeps its colour from figure to figure.
+
+    Parameters
+    ----------
+    k : int
+        Number of modes.
+
+    Returns
+    -------
+    list of k str
+        Hex colours.
+    """
     return [PALETTE[i % len(PALETTE)] for i in range(k)]
 
 
 def png_bytes(fig, dpi: int = 90) -> bytes:
-    """Render a figure to PNG bytes and close it (frames must not also display)."""
+    """Render a figure to PNG bytes and close it (frames must not also display).
+
+    Used for the precomputed frames of `interactive_figure` and by `glue`.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Closed after rendering: a frame must not also display in the notebook.
+    dpi : int
+        Resolution of the PNG.
+
+    Returns
+    -------
+    bytes
+        The PNG file, without "Software" metadata (so the bytes do not depend on the
+        matplotlib version).
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)

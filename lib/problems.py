@@ -185,11 +185,18 @@ def aligned_problem(sigma, lam, n, p=None, d=None, eps=0.0, seed=0):
 class Assumption:
     """The common decomposition measured on data (see `measure_assumption`).
 
-    U : (p, p) orthogonal; its first k columns are the left singular vectors of Sxy.
-    V : (d, d) orthogonal; its first k columns are the right singular vectors of Sxy.
-    sigma : (k,) singular values of Sxy, k = min(p, d), decreasing.
-    lam : (p,) diagonal of U^T Sxx U (the eigenvalue paired with each mode).
-    eps : spectral norm of the off-diagonal part of U^T Sxx U.
+    Attributes
+    ----------
+    U : (p, p) array
+        Orthogonal; its first k columns are the left singular vectors of Sxy.
+    V : (d, d) array
+        Orthogonal; its first k columns are the right singular vectors of Sxy.
+    sigma : (k,) array
+        Singular values of Sxy, k = min(p, d), decreasing.
+    lam : (p,) array
+        Diagonal of U^T Sxx U (the eigenvalue paired with each mode).
+    eps : float
+        Spectral norm of the off-diagonal part of U^T Sxx U.
     """
 
     U: np.ndarray
@@ -251,14 +258,18 @@ def aligned_start(U, V, w0, depth=2, width=None, seed=None):
 
     Parameters
     ----------
-    U : (p, p) and V : (d, d) orthogonal (e.g. from `measure_assumption`).
-    w0 : array, shape (k,) with k <= min(p, d)
+    U, V : (p, p) and (d, d) arrays
+        Orthogonal mode bases (e.g. from `measure_assumption`).
+    w0 : (k,) array, k <= min(p, d)
         Initial mode strengths (w0 = exp(-2 delta) in the paper's notation); >= 0 when
         depth >= 2 (each factor carries w0 ** (1 / depth) on mode i).
-    depth : int, L >= 1.
-    width : int, hidden width r >= k of every hidden layer; default k.
-    seed : None for Q = identity, or an int / Generator for Haar-random orthogonal Q_l
-        between consecutive layers (the closed form holds for any orthogonal Q).
+    depth : int
+        Number of factors L >= 1.
+    width : int, optional
+        Hidden width r >= k of every hidden layer; default k.
+    seed : None, int or numpy.random.Generator
+        None for Q = identity, else the seed of Haar-random orthogonal Q_l between
+        consecutive layers (the closed form holds for any orthogonal Q).
 
     Returns
     -------
@@ -621,14 +632,28 @@ def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
 
     Parameters
     ----------
-    n : samples; p, d : dimensions; rank : rank of W* (<= min(p, d)); noise : std >= 0
-    cov_eigs : (p,) positive eigenvalues of C; strengths : (rank,) singular values of
-    W* (default all 1); seed : int or Generator.
+    n : int
+        Number of samples.
+    p, d : int
+        Input and output dimensions.
+    rank : int
+        Rank of W*, <= min(p, d).
+    noise : float
+        Standard deviation of the noise, >= 0.
+    cov_eigs : (p,) array
+        Positive eigenvalues of C.
+    strengths : (rank,) array, optional
+        Singular values of W* (default all 1).
+    seed : int or numpy.random.Generator
 
     Returns
     -------
-    X (n, p), Y (n, d), W_star (p, d), C (p, p). The population loss of any W is
-    1/2 tr((W - W*)^T C (W - W*)) + d noise^2 / 2 (see `population_excess`).
+    X : (n, p) array
+    Y : (n, d) array
+    W_star : (p, d) array
+    C : (p, p) array
+        The population loss of any W is 1/2 tr((W - W*)^T C (W - W*)) + d noise^2 / 2
+        (see `population_excess`).
     """
     n = v.integer(n, "n", low=1)
     p = v.integer(p, "p", low=1)

@@ -265,7 +265,7 @@ def sequential_limit(U, V, sigma, lam, k):
 
     Parameters
     ----------
-    U : (p, m) array, V : (d, m) array
+    U, V : (p, m) and (d, m) arrays
         Mode bases (e.g. from `lib.problems.measure_assumption`).
     sigma, lam : (m,) arrays
         Paired spectra (sigma >= 0, lam > 0).
@@ -313,12 +313,23 @@ class BoundRates(NamedTuple):
 
     v = 1/w - lam/sigma; a lower bound on w_t is an upper bound v_t <= v_0 exp(-c t).
     Fields are arrays broadcast from eta * sigma.
+
+    Attributes
+    ----------
+    poster_lower : array
+        2h - 4h^2 (h = eta sigma), the poster's lower bound.
+    poster_upper : array
+        2h + h^2, the poster's upper bound.
+    tight_lower : array
+        2 log(1 + h), the lower bound of `discrete_bounds`.
+    tight_upper : array
+        -log(1 - 2h) (inf for h >= 1/2), its logistic upper.
     """
 
-    poster_lower: np.ndarray  #: 2h - 4h^2 (h = eta sigma), the poster's lower bound
-    poster_upper: np.ndarray  #: 2h + h^2, the poster's upper bound
-    tight_lower: np.ndarray  #: 2 log(1 + h), the lower bound of `discrete_bounds`
-    tight_upper: np.ndarray  #: -log(1 - 2h) (inf for h >= 1/2), its logistic upper
+    poster_lower: np.ndarray
+    poster_upper: np.ndarray
+    tight_lower: np.ndarray
+    tight_upper: np.ndarray
 
 
 def bound_rates(eta, sigma) -> BoundRates:
@@ -423,16 +434,21 @@ def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
 
     Parameters
     ----------
-    U : (p, p), V : (d, d); factors : [W_1 (p, r), W_2 (r, d)]
+    U, V : (p, p) and (d, d) arrays
+        Orthogonal mode bases.
+    factors : list of two arrays
+        [W_1 (p, r), W_2 (r, d)], the start.
     k : int
         Number of modes (<= r).
-    orthogonalise : bool, default True. False returns the naive ||s_i||^2 (no
-        Gram-Schmidt): right for the first mode only, and badly wrong for later modes
-        when the hidden width is close to k (chapters/08_initialisation measures it).
+    orthogonalise : bool, default True
+        False returns the naive ||s_i||^2 (no Gram-Schmidt): right for the first mode
+        only, and badly wrong for later modes when the hidden width is close to k
+        (chapters/08_initialisation measures it).
 
     Returns
     -------
-    (k,) effective strengths, to use as `w0` in the closed forms and `half_way_times`.
+    (k,) array
+        Effective strengths, to use as `w0` in the closed forms and `half_way_times`.
     """
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
@@ -642,12 +658,17 @@ def discrete_plateau_times(sigma, eta):
 
     Parameters
     ----------
-    sigma : (m,) strictly decreasing, m >= 2; eta : step size > 0.
+    sigma : (m,) array
+        Strictly decreasing, m >= 2.
+    eta : float
+        Step size > 0.
 
     Returns
     -------
-    tau : (m - 1,) balancing rescaled iteration of plateaus k = 1 .. m-1
-    rate : (m - 1,) the exact exponential rate c* at tau
+    tau : (m - 1,) array
+        Balancing rescaled iteration of plateaus k = 1 .. m-1.
+    rate : (m - 1,) array
+        The exact exponential rate c* at tau.
     """
     sigma = v.positive(sigma, "sigma")
     if sigma.ndim != 1 or sigma.size < 2 or np.any(np.diff(sigma) >= 0):
@@ -882,7 +903,13 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
 
     Parameters
     ----------
-    sigma : (k,) decreasing; lam : (k,); eps : > 0; eta : None (flow) or step size.
+    sigma : (k,) array
+        Decreasing.
+    lam : (k,) array
+    eps : float
+        Size of the perturbation that seeds the instability, > 0.
+    eta : float or None
+        None for the flow, else the step size.
 
     Returns
     -------
@@ -926,13 +953,18 @@ def whitened_regression(Sxx, Sxy, rtol=1e-10):
 
     Parameters
     ----------
-    Sxx : (p, p) symmetric positive semi-definite; Sxy : (p, d) with columns in the
-    range of Sxx (true for moments of data); rtol : relative cut for both spectra.
+    Sxx : (p, p) array
+        Symmetric positive semi-definite.
+    Sxy : (p, d) array
+        Columns in the range of Sxx (true for moments of data).
+    rtol : float
+        Relative cut for both spectra.
 
     Returns
     -------
-    dict with half (p, p) = Sxx^{1/2}, inv_half (p, p) = Sxx^{+1/2}, U (p, m), s (m,)
-    decreasing, V (d, m): the m modes with s_i > rtol * s_1 (m = rank of M).
+    dict
+        half (p, p) = Sxx^{1/2}, inv_half (p, p) = Sxx^{+1/2}, U (p, m), s (m,)
+        decreasing, V (d, m): the m modes with s_i > rtol * s_1 (m = rank of M).
     """
     Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
@@ -977,12 +1009,17 @@ def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d) as in `whitened_regression`
-    subsets : sequence of K sequences of distinct mode indices in [0, m)
+    Sxx, Sxy : (p, p) and (p, d) arrays
+        As in `whitened_regression`.
+    subsets : sequence of K sequences of int
+        Distinct mode indices in [0, m).
+    rtol : float
+        As in `whitened_regression`.
 
     Returns
     -------
-    W : (K, p, d), the minimum-norm maps (rows in the range of Sxx)
+    W : (K, p, d) array
+        The minimum-norm maps (rows in the range of Sxx).
     """
     wr = whitened_regression(Sxx, Sxy, rtol)
     m = wr["s"].size
