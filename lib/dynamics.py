@@ -50,19 +50,23 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
     Parameters
     ----------
     sigma, lam, w0, eta : arrays broadcasting to a common shape (..., k)
-        (a batch of step sizes or spectra costs one loop); lam > 0, eta > 0,
-        w0 >= 0 when depth >= 2.
-    steps : int >= 0
-    depth : int >= 1
+        A batch of step sizes or spectra costs one loop; lam > 0, eta > 0, w0 >= 0
+        when depth >= 2.
+    steps : int
+        Number of steps, >= 0.
+    depth : int
+        Number of factors L >= 1.
 
     Returns
     -------
-    w : array, shape (steps + 1, ..., k); w[t] is the strength after t steps.
+    w : (steps + 1, ..., k) array
+        w[t] is the strength after t steps.
 
     Raises
     ------
-    DivergenceError if an iterate overflows, naming the step and the per-mode stable
-    step size 2 / (L lam w*^{2-2/L}), w* = sigma / lam.
+    DivergenceError
+        If an iterate overflows, naming the step and the per-mode stable step size
+        2 / (L lam w*^{2-2/L}), w* = sigma / lam.
     """
     L = v.depth(depth)
     steps = v.integer(steps, "steps", low=0)
@@ -169,9 +173,11 @@ def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
 
     Returns
     -------
-    tail : array (keep, H), the last `keep` iterates (NaN in the columns that diverged)
-    diverged : bool array (H,), True where the orbit passed the repelling fixed point
-        x = 1 + 2/h, beyond which it grows without bound (this happens for h > 2).
+    tail : (keep, H) array
+        The last `keep` iterates (NaN in the columns that diverged).
+    diverged : (H,) bool array
+        True where the orbit passed the repelling fixed point x = 1 + 2/h, beyond which
+        it grows without bound (this happens for h > 2).
     """
     h = v.positive(h, "h")
     if h.ndim != 1:
@@ -715,8 +721,8 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=
 
     Returns
     -------
-    products : array, shape t.shape + (p, d)
-    factors_t : list of arrays of shapes t.shape + W_l.shape
+    products : t.shape + (p, d) array
+    factors_t : list of L arrays, of shapes t.shape + W_l.shape
         Only if `return_factors`.
     """
     Sxx, Sxy = moments(X, Y)
@@ -769,7 +775,8 @@ def perturbation_growth(
 
     Returns
     -------
-    growth : (m,) array, inf for the runs that left the neighbourhood.
+    growth : (m,) array
+        Inf for the runs that left the neighbourhood.
     """
     Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
@@ -965,7 +972,7 @@ def gradient_flow_moments(Sxx, Sxy, factors, t, rtol=1e-10, atol=1e-30):
 
     Returns
     -------
-    products : array, shape (m,) + batch + (p, d)
+    products : (m,) + batch + (p, d) array
     """
     Sxx, Sxy, fs, batch = _check_moments(Sxx, Sxy, factors)
     t = v.times(v.as_float_array(t, "t", ndim=1))

@@ -354,7 +354,10 @@ def nuclear_norm_gap(Sxx, Sxy, syy, W, mu):
 
     Returns
     -------
-    (gap, primal): arrays of the batch shape; gap = P - D >= 0 bounds P(W) - min P.
+    gap : array of the batch shape
+        P - D >= 0, which bounds P(W) - min P.
+    primal : array of the batch shape
+        P(W).
     """
     Sxx, Sxy, syy, batch = _check_moments(Sxx, Sxy, syy)
     W = v.as_float_array(W, "W", min_ndim=2)

@@ -237,15 +237,17 @@ def crossing_times(t, y, level) -> np.ndarray:
 
     Parameters
     ----------
-    t : (T,) increasing sample times
-    y : (T, ...) trajectories
-    level : scalar or array broadcasting to y.shape[1:]
+    t : (T,) array
+        Increasing sample times.
+    y : (T, ...) array
+        Trajectories.
+    level : float or array broadcasting to y.shape[1:]
 
     Returns
     -------
-    array of shape y.shape[1:]: the first crossing time from below, NaN where the
-    trajectory never reaches the level (callers must check: see
-    `half_way_crossings`).
+    array of shape y.shape[1:]
+        The first crossing time from below, NaN where the trajectory never reaches the
+        level (callers must check: see `half_way_crossings`).
     """
     t = v.as_float_array(t, "t", ndim=1)
     y = v.as_float_array(y, "y", min_ndim=1)
@@ -375,10 +377,14 @@ def flat_fraction(t, y, low, high, level=0.5) -> float:
 
     Parameters
     ----------
-    t : (T,) strictly increasing times, > 0
-    y : (T,) trajectory (e.g. a trace norm)
-    low, high : floats, low < high, both reached within the samples
-    level : float in (0, 1], the flatness threshold as a fraction of the mean slope
+    t : (T,) array
+        Strictly increasing times, > 0.
+    y : (T,) array
+        Trajectory (e.g. a trace norm).
+    low, high : float
+        low < high, both reached within the samples.
+    level : float
+        In (0, 1], the flatness threshold as a fraction of the mean slope.
 
     Returns
     -------
@@ -425,11 +431,13 @@ def plateau_lengths(fractions, low=0.1, high=0.9) -> np.ndarray:
     fractions : (T, ..., K)
         Learned fractions w_i / (sigma_i / lam_i), modes in the order in which they are
         expected to be learned (decreasing sigma).
-    low, high : thresholds, 0 <= low < high <= 1.
+    low, high : float
+        Thresholds, 0 <= low < high <= 1.
 
     Returns
     -------
-    int array of shape (..., K - 1): entry k - 1 counts the times on plateau k.
+    (..., K - 1) int array
+        Entry k - 1 counts the times on plateau k.
     """
     f = v.as_float_array(fractions, "fractions", min_ndim=2)
     low = float(v.as_float_array(low, "low"))

@@ -490,15 +490,20 @@ def random_spectra(draws, m, spread, tau_law, beta=0.0, seed=0):
 
     Parameters
     ----------
-    draws, m : int >= 1, number of spectra and of modes per spectrum.
-    spread : float >= 1, the spread s of lam.
-    tau_law : FactorLaw (or a frozen scipy.stats law) on positive numbers.
-    beta : float, exponent of lam in sigma.
-    seed : int or numpy.random.Generator.
+    draws, m : int
+        Number of spectra and of modes per spectrum, >= 1.
+    spread : float
+        The spread s of lam, >= 1.
+    tau_law : FactorLaw or frozen scipy.stats law
+        Law on positive numbers.
+    beta : float
+        Exponent of lam in sigma.
+    seed : int or numpy.random.Generator
 
     Returns
     -------
-    sigma, lam : arrays of shape (draws, m), modes in random (not sorted) order.
+    sigma, lam : (draws, m) arrays
+        Modes in random (not sorted) order.
     """
     draws = v.integer(draws, "draws", low=1)
     m = v.integer(m, "m", low=1)

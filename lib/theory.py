@@ -41,12 +41,16 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
 
     Parameters
     ----------
-    t : array, any shape, >= 0
-    sigma : (..., k) singular values of Sxy, >= 0
-    lam : (..., k) eigenvalues of Sxx paired with them, > 0
-    w0 : (..., k) initial strengths, >= 0 for depth 2
-    depth : 1 or 2 (deeper networks have no elementary closed form; see
-        `lib.dynamics.mode_flow`).
+    t : array
+        Times, any shape, >= 0.
+    sigma : (..., k) array
+        Singular values of Sxy, >= 0.
+    lam : (..., k) array
+        Eigenvalues of Sxx paired with them, > 0.
+    w0 : (..., k) array
+        Initial strengths, >= 0 for depth 2.
+    depth : {1, 2}
+        Deeper networks have no elementary closed form; see `lib.dynamics.mode_flow`.
 
     Returns
     -------
@@ -93,9 +97,9 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
 
     Parameters
     ----------
-        sigma, lam, w0 : arrays broadcasting to (..., k)
-            Singular values of Sxy (> 0), eigenvalues of Sxx paired with them (> 0) and
-            initial strengths (> 0 for depth 2).
+    sigma, lam, w0 : arrays broadcasting to (..., k)
+        Singular values of Sxy (> 0), eigenvalues of Sxx paired with them (> 0) and
+        initial strengths (> 0 for depth 2).
     eta : None, float or array broadcasting to (..., k)
         None for gradient flow; the step size(s) for gradient descent.
     depth : int
@@ -204,12 +208,14 @@ def discrete_bounds(t, sigma, lam, w0, eta):
 
     Parameters
     ----------
-    t : array (any shape) of iterations >= 0
-    sigma, lam, w0, eta : broadcast to (..., k); requires eta * sigma <= 1/2.
+    t : array
+        Iterations >= 0, any shape.
+    sigma, lam, w0, eta : arrays broadcasting to (..., k)
+        Requires eta * sigma <= 1/2.
 
     Returns
     -------
-    (lower, upper), each of shape t.shape + (..., k).
+    lower, upper : t.shape + (..., k) arrays
     """
     t, sigma, lam, w0, eta = _check_bound_args(t, sigma, lam, w0, eta)
     h = eta * sigma
@@ -729,12 +735,13 @@ def order_agreement(sigma, lam):
 
     Parameters
     ----------
-    sigma, lam : arrays broadcasting to (..., m), positive; any order of the modes.
+    sigma, lam : arrays broadcasting to (..., m)
+        Positive; any order of the modes.
 
     Returns
     -------
-    agree : bool array (..., m - 1); entry k - 1 is rank k = 1 .. m - 1 (ranks 0 and m
-        always agree).
+    agree : (..., m - 1) bool array
+        Entry k - 1 is rank k = 1 .. m - 1 (ranks 0 and m always agree).
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -852,15 +859,18 @@ def plateau_instability_rates(sigma, lam, eta=None):
 
     Parameters
     ----------
-    sigma, lam : (k,) spectra (sigma > 0, lam > 0).
-    eta : None for gradient flow; a step size for gradient descent, whose linearised
-        map is I + eta J_ij.
+    sigma, lam : (k,) arrays
+        Spectra (sigma > 0, lam > 0).
+    eta : float or None
+        None for gradient flow; a step size for gradient descent, whose linearised map
+        is I + eta J_ij.
 
     Returns
     -------
-    R : (k, k) array; R[i, j] = mu_ij (flow, per unit time) or the log of the spectral
-        radius of I + eta J_ij (descent, per iteration; log(1 + eta mu_ij) when that is
-        the largest in modulus); NaN on the diagonal. Positive means growth.
+    R : (k, k) array
+        R[i, j] = mu_ij (flow, per unit time) or the log of the spectral radius of
+        I + eta J_ij (descent, per iteration; log(1 + eta mu_ij) when that is the
+        largest in modulus); NaN on the diagonal. Positive means growth.
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -913,9 +923,11 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
 
     Returns
     -------
-    delta_star : (k, k) array, finite only for pairs i < j whose instability is active
-        (R_ij > 0): the delta at which the seed of pair (i, j) wins.
-    g : (k, k) array of g_ij (NaN where not i < j).
+    delta_star : (k, k) array
+        Finite only for pairs i < j whose instability is active (R_ij > 0): the delta
+        at which the seed of pair (i, j) wins.
+    g : (k, k) array
+        g_ij (NaN where not i < j).
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -1088,7 +1100,8 @@ def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
     Sxx : (p, p) array
     Sxy : (p, d) array
     W : (..., p, d) array
-    subsets : sequence of K sequences of distinct mode indices in [0, m)
+    subsets : sequence of K sequences of int
+        Distinct mode indices in [0, m).
     rtol : float
         Relative cut of `whitened_regression`.
 
