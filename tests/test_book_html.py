@@ -25,37 +25,20 @@ import functools
 import hashlib
 import http.server
 import re
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
+from _chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 from tools.book import ROOT, toc_files
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ASSETS = ROOT / "tests" / "browser" / "node_modules"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CDNJS_REQUIRE_SRI = "sha256-Ae2Vz/4ePdIu6ZyI/5ZGsYnb+m0JlOmKPjt6XZ9JJkA="
-# Chromium as root, headless, and without the background traffic this closed network
-# refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.slow
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' "
-    "(as .ci/run does)",
-)
 
 
 def test_strict_build_produces_every_page(built_book):

@@ -21,19 +21,10 @@ import time
 from pathlib import Path
 
 import pytest
+from _chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 from tools.book import ROOT, toc_notebooks
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # JupyterLab settings for an unattended run: no news pop-up over the cells, and every
 # cell kept in the DOM (the default windowing renders only what is on screen).
 SETTINGS = {
@@ -45,14 +36,7 @@ SETTINGS = {
     },
 }
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' "
-        "(as .ci/run does)",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 def chapter_with_live_figure() -> Path:
