@@ -1,7 +1,8 @@
-"""The mathematics of the book, once: `lib.problems` (data), `lib.estimators`
-(least-squares, reduced-rank, nuclear-norm and ridge regression), `lib.theory` (closed forms,
-bounds), `lib.stability` (sharpness, stable step sizes), `lib.dynamics` (gradient
-descent and flow),
+"""The mathematics of the book, once.
+
+`lib.problems` (data), `lib.estimators` (least-squares, reduced-rank, nuclear-norm and
+ridge regression), `lib.theory` (closed forms, bounds), `lib.stability` (sharpness,
+stable step sizes), `lib.dynamics` (gradient descent and flow),
 `lib.metrics` (measurements), `lib.plotting` (figure style, kernel-free slider) and
 `lib.report` (printed checks that nbval can compare).
 

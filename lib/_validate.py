@@ -1,7 +1,7 @@
 """Argument checks shared by every module: each failure names the argument.
 
-Every public function of `lib` validates its inputs with these helpers, so that bad input
-gives one kind of error (`ValueError`) with one kind of message:
+Every public function of `lib` validates its inputs with these helpers, so that bad
+input gives one kind of error (`ValueError`) with one kind of message:
 ``"<name> must be <what was expected>, got <what was given>"``.
 """
 
@@ -40,7 +40,9 @@ def _describe(x) -> str:
     return f"an array of shape {arr.shape}"
 
 
-def as_float_array(x, name: str, *, ndim: int | None = None, min_ndim: int | None = None) -> np.ndarray:
+def as_float_array(
+    x, name: str, *, ndim: int | None = None, min_ndim: int | None = None
+) -> np.ndarray:
     """`x` as a float64 array with only finite entries, else ValueError naming `name`.
 
     Parameters
@@ -62,7 +64,9 @@ def as_float_array(x, name: str, *, ndim: int | None = None, min_ndim: int | Non
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
     if min_ndim is not None and arr.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}"
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
     return arr
@@ -192,7 +196,9 @@ def broadcast_modes(**arrays) -> tuple[np.ndarray, ...]:
         out = np.broadcast_arrays(*arrays.values())
     except ValueError as exc:
         shapes = ", ".join(f"{k}{np.shape(v)}" for k, v in arrays.items())
-        raise ValueError(f"{', '.join(arrays)} must broadcast together, got shapes {shapes}") from exc
+        raise ValueError(
+            f"{', '.join(arrays)} must broadcast together, got shapes {shapes}"
+        ) from exc
     if out[0].ndim == 0:
         out = [o.reshape(1) for o in out]
     return tuple(np.array(o, dtype=float) for o in out)

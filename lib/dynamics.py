@@ -7,7 +7,8 @@ Two levels, which the tests hold against each other:
 * full matrices (`gradient_descent`, `gradient_flow`): the factors W_1 (p, r_1), ...,
   W_L (r_{L-1}, d) themselves, from any start, on the loss
   f = 1/(2n) ||Y - X W_1 ... W_L||_F^2 = 1/2 tr(W^T Sxx W) - tr(W^T Sxy) + const.
-  Every step uses only the moments Sxx (p, p) and Sxy (p, d): its cost does not depend on n.
+  Every step uses only the moments Sxx (p, p) and Sxy (p, d): its cost does not depend
+  on n.
 
 Gradient of f with respect to factor l, with W_{<l} = W_1 ... W_{l-1} and
 W_{>l} = W_{l+1} ... W_L (identity when empty):
@@ -27,8 +28,11 @@ DivergenceError = v.DivergenceError
 
 
 def _solve_ivp():
-    """scipy's solve_ivp, imported on first use: importing scipy.integrate takes about
-    half a second, which every chapter would pay in its first cell, flow or not."""
+    """Return scipy's solve_ivp, imported on first use.
+
+    Importing scipy.integrate takes about half a second, which every chapter would pay
+    in its first cell, flow or not.
+    """
     from scipy.integrate import solve_ivp
 
     return solve_ivp
@@ -36,7 +40,7 @@ def _solve_ivp():
 
 # --------------------------------------------------------------------------- modes
 def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
-    """Exact gradient-descent iterates of the mode strengths from the aligned balanced start.
+    """Exact gradient-descent iterates of the mode strengths, aligned balanced start.
 
     Each of the L factors carries a = w^{1/L} on the mode, and one step is
         a <- a + eta (sigma - lam a^L) a^{L-1},    w = a^L,
@@ -46,19 +50,23 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
     Parameters
     ----------
     sigma, lam, w0, eta : arrays broadcasting to a common shape (..., k)
-        (a batch of step sizes or spectra costs one loop); lam > 0, eta > 0,
-        w0 >= 0 when depth >= 2.
-    steps : int >= 0
-    depth : int >= 1
+        A batch of step sizes or spectra costs one loop; lam > 0, eta > 0, w0 >= 0
+        when depth >= 2.
+    steps : int
+        Number of steps, >= 0.
+    depth : int
+        Number of factors L >= 1.
 
     Returns
     -------
-    w : array, shape (steps + 1, ..., k); w[t] is the strength after t steps.
+    w : (steps + 1, ..., k) array
+        w[t] is the strength after t steps.
 
     Raises
     ------
-    DivergenceError if an iterate overflows, naming the step and the per-mode stable
-    step size 2 / (L lam w*^{2-2/L}), w* = sigma / lam.
+    DivergenceError
+        If an iterate overflows, naming the step and the per-mode stable step size
+        2 / (L lam w*^{2-2/L}), w* = sigma / lam.
     """
     L = v.depth(depth)
     steps = v.integer(steps, "steps", low=0)
@@ -67,7 +75,10 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
     eta = v.positive(eta, "eta")
     w0 = v.as_float_array(w0, "w0")
     if L >= 2 and np.any(w0 < 0):
-        raise ValueError("w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))")
+        raise ValueError(
+            "w0 must be non-negative for depth >= 2 "
+            "(balanced factors carry w0 ** (1/depth))"
+        )
     sigma, lam, w0, eta = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0, eta=eta)
     out = np.empty((steps + 1,) + w0.shape)
     out[0] = w0
@@ -87,12 +98,18 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
                     f"discrete_modes diverged at step {t} (mode index {tuple(bad)}): "
                     f"eta = {eta[tuple(bad)]:.6g} but the mode is stable only for "
                     f"eta < {limit[tuple(bad)]:.6g} (= 2 / (L lam w*^(2-2/L)))",
-                    step=t, stable_eta=float(limit[tuple(bad)]))
+                    step=t,
+                    stable_eta=float(limit[tuple(bad)]),
+                )
     if L == 1 and not np.isfinite(out).all():
         t = int(np.argwhere(~np.isfinite(out))[0, 0])
         limit = float((2 / lam).min())
-        raise DivergenceError(f"discrete_modes diverged at step {t}: depth 1 is stable only for eta < 2/lam = {limit:.6g}",
-                              step=t, stable_eta=limit)
+        raise DivergenceError(
+            f"discrete_modes diverged at step {t}: depth 1 is stable only for eta < "
+            f"2/lam = {limit:.6g}",
+            step=t,
+            stable_eta=limit,
+        )
     return out
 
 
@@ -125,7 +142,10 @@ def discrete_mode_gaps(sigma, lam, w0, eta, steps):
     sigma, lam, w0, eta = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0, eta=eta)
     h = eta * sigma
     if np.any(h > 2):
-        raise ValueError(f"eta * sigma must be <= 2 (beyond it the mode map diverges), got max {h.max():.4g}")
+        raise ValueError(
+            "eta * sigma must be <= 2 (beyond it the mode map diverges), got max "
+            f"{h.max():.4g}"
+        )
     y = np.empty((steps + 1,) + w0.shape)
     y[0] = 1 - lam * w0 / sigma
     for t in range(1, steps + 1):
@@ -137,20 +157,27 @@ def discrete_mode_gaps(sigma, lam, w0, eta, steps):
 def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
     """Long-run orbit of the normalised depth-2 mode map x -> x (1 + h (1 - x))^2.
 
-    x = lam w / sigma and h = eta sigma: one map for every mode and step size. Vectorised
-    over h; used for the bifurcation diagram.
+    x = lam w / sigma and h = eta sigma: one map for every mode and step size.
+    Vectorised over h; used for the bifurcation diagram.
 
     Parameters
     ----------
-    h : array (H,) of eta * sigma values > 0
-    steps : iterations in all; keep : how many of the last ones to return
-    x0 : start, in (0, 1)
+    h : (H,) array
+        Values of eta * sigma, > 0.
+    steps : int
+        Iterations in all.
+    keep : int
+        How many of the last iterates to return.
+    x0 : float
+        Start, in (0, 1).
 
     Returns
     -------
-    tail : array (keep, H), the last `keep` iterates (NaN in the columns that diverged)
-    diverged : bool array (H,), True where the orbit passed the repelling fixed point
-        x = 1 + 2/h, beyond which it grows without bound (this happens for h > 2).
+    tail : (keep, H) array
+        The last `keep` iterates (NaN in the columns that diverged).
+    diverged : (H,) bool array
+        True where the orbit passed the repelling fixed point x = 1 + 2/h, beyond which
+        it grows without bound (this happens for h > 2).
     """
     h = v.positive(h, "h")
     if h.ndim != 1:
@@ -165,7 +192,9 @@ def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
     for t in range(steps):
         x = x * (1 + h * (1 - x)) ** 2
         diverged |= x > escape
-        x = np.where(diverged, 0.0, x)  # frozen at 0 once gone; reported through `diverged`
+        x = np.where(
+            diverged, 0.0, x
+        )  # frozen at 0 once gone; reported through `diverged`
         if t >= steps - keep:
             tail[t - (steps - keep)] = x
     tail[:, diverged] = np.nan
@@ -173,7 +202,7 @@ def mode_map_attractor(h, steps=4000, keep=256, x0=1e-3):
 
 
 def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
-    """Balanced gradient flow of the mode strengths, any depth, by numerical integration.
+    """Balanced gradient flow of the mode strengths, any depth (numerical integration).
 
     dw/dt = L w^{2 - 2/L} (sigma - lam w) (the logistic equation for L = 2), integrated
     with scipy's DOP853 in u = log w for L >= 2 (so that tiny starts keep full relative
@@ -181,13 +210,20 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
 
     Parameters
     ----------
-    t : array of times >= 0, any shape
-    sigma, lam : (k,); w0 : (k,) positive
-    depth : int >= 1
+    t : array
+        Times >= 0, any shape.
+    sigma, lam : (k,) arrays
+        Paired spectra (sigma >= 0, lam > 0).
+    w0 : (k,) array
+        Initial mode strengths, > 0.
+    depth : int
+        Number of factors L >= 1.
+    rtol : float
+        Relative tolerance of the integrator.
 
     Returns
     -------
-    w : array, shape t.shape + (k,)
+    w : t.shape + (k,) array
     """
     L = v.depth(depth)
     t = v.times(t)
@@ -196,26 +232,44 @@ def mode_flow(t, sigma, lam, w0, depth=2, rtol=1e-11):
     w0 = v.positive(w0, "w0")
     sigma, lam, w0 = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
     if sigma.ndim != 1:
-        raise ValueError(f"sigma, lam and w0 must broadcast to one dimension (k,), got {sigma.shape}")
+        raise ValueError(
+            f"sigma, lam and w0 must broadcast to one dimension (k,), got {sigma.shape}"
+        )
     times = np.unique(t.ravel())
     t_end = float(times[-1]) if times.size else 0.0
     if L == 1:
         # Linear in w: integrate w itself (in log w the equation is stiff near w = 0).
-        sol = _solve_ivp()(lambda _, w: sigma - lam * w, (0.0, t_end), w0, t_eval=times,
-                        method="DOP853", rtol=rtol, atol=1e-14)
+        sol = _solve_ivp()(
+            lambda _, w: sigma - lam * w,
+            (0.0, t_end),
+            w0,
+            t_eval=times,
+            method="DOP853",
+            rtol=rtol,
+            atol=1e-14,
+        )
     else:
+
         def rhs(_, u):
             w = np.exp(u)
             return L * w ** (1 - 2 / L) * (sigma - lam * w)
 
-        sol = _solve_ivp()(rhs, (0.0, t_end), np.log(w0), t_eval=times, method="DOP853", rtol=rtol, atol=1e-12)
+        sol = _solve_ivp()(
+            rhs,
+            (0.0, t_end),
+            np.log(w0),
+            t_eval=times,
+            method="DOP853",
+            rtol=rtol,
+            atol=1e-12,
+        )
     if not sol.success:
         raise RuntimeError(f"mode_flow: the ODE solver failed: {sol.message}")
     w_sorted = sol.y.T if L == 1 else np.exp(sol.y.T)
     return w_sorted[np.searchsorted(times, t.ravel())].reshape(t.shape + (sigma.size,))
 
 
-# --------------------------------------------------------------------------- full matrices
+# ------------------------------------------------------------------------ full matrices
 def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
     """Validate a list of factors that chain from p inputs to d outputs.
 
@@ -233,14 +287,26 @@ def check_factors(factors, p: int, d: int) -> list[np.ndarray]:
     """
     if not isinstance(factors, (list, tuple)) or len(factors) == 0:
         raise ValueError("factors must be a non-empty list of 2-D arrays W_1, ..., W_L")
-    fs = [v.as_float_array(W, f"factors[{i}]", min_ndim=2).copy() for i, W in enumerate(factors)]
+    fs = [
+        v.as_float_array(W, f"factors[{i}]", min_ndim=2).copy()
+        for i, W in enumerate(factors)
+    ]
     if fs[0].shape[-2] != p:
-        raise ValueError(f"factors[0] must have {p} rows (the input dimension p), got shape {fs[0].shape}")
+        raise ValueError(
+            f"factors[0] must have {p} rows (the input dimension p), got shape "
+            f"{fs[0].shape}"
+        )
     if fs[-1].shape[-1] != d:
-        raise ValueError(f"factors[-1] must have {d} columns (the output dimension d), got shape {fs[-1].shape}")
+        raise ValueError(
+            f"factors[-1] must have {d} columns (the output dimension d), got shape "
+            f"{fs[-1].shape}"
+        )
     for i in range(len(fs) - 1):
         if fs[i].shape[-1] != fs[i + 1].shape[-2]:
-            raise ValueError(f"factors[{i}] {fs[i].shape} and factors[{i + 1}] {fs[i + 1].shape} do not chain")
+            raise ValueError(
+                f"factors[{i}] {fs[i].shape} and factors[{i + 1}] {fs[i + 1].shape} "
+                "do not chain"
+            )
     return fs
 
 
@@ -294,13 +360,14 @@ def factor_gradients(Sxx, Sxy, factors, scale=None):
 class _GradientWorkspace:
     """Buffers for the gradient sweep, so that a descent step allocates no array.
 
-    Why: a batch of 64 runs at p = 16 makes every temporary 128 KiB, the size at which the
-    allocator maps fresh pages, and the page faults cost as much as the products; and
-    numpy's stacked matmul is 2x slower when its second operand is a transposed view, so
-    stacked factors are transposed into a buffer first.
+    Why: a batch of 64 runs at p = 16 makes every temporary 128 KiB, the size at which
+    the allocator maps fresh pages, and the page faults cost as much as the products;
+    and numpy's stacked matmul is 2x slower when its second operand is a transposed
+    view, so stacked factors are transposed into a buffer first.
 
-    With W_{<l} = W_1 ... W_{l-1} and G = Sxx W - Sxy, the sweep runs from the output side,
-    keeping right = G W_{>l}^T: grad_l = W_{<l}^T right, then right <- right W_l^T.
+    With W_{<l} = W_1 ... W_{l-1} and G = Sxx W - Sxy, the sweep runs from the output
+    side, keeping right = G W_{>l}^T: grad_l = W_{<l}^T right, then right <- right
+    W_l^T.
     """
 
     def __init__(self, factors, p: int, d: int):
@@ -309,19 +376,30 @@ class _GradientWorkspace:
         dims = [p] + [F.shape[-1] for F in factors]  # r_0 = p, ..., r_L = d
         self.L = L
         self.stacked = bool(batch)
-        self.prefix = [np.empty(batch + (p, dims[l + 1])) for l in range(1, L)]  # W_{<=l}, l >= 1
+        self.prefix = [
+            np.empty(batch + (p, dims[l + 1])) for l in range(1, L)
+        ]  # W_{<=l}, l >= 1
         self.G = np.empty(batch + (p, d))
-        self.right = [np.empty(batch + (p, dims[l + 1])) for l in range(L - 1)]  # G W_{>l}^T
+        self.right = [
+            np.empty(batch + (p, dims[l + 1])) for l in range(L - 1)
+        ]  # G W_{>l}^T
         self.grads = [np.empty(F.shape) for F in factors]
-        self.factor_t = [np.empty(batch + F.shape[-1:] + F.shape[-2:-1]) if self.stacked else None
-                         for F in factors]
+        self.factor_t = [
+            np.empty(batch + F.shape[-1:] + F.shape[-2:-1]) if self.stacked else None
+            for F in factors
+        ]
 
     def gradients(self, Sxx, Sxy, fs, scale=None):
-        """(grads, W) for the factors `fs`, leaving them untouched; both are buffers of
-        this workspace, overwritten by the next call. For one layer W is fs[0] itself."""
+        """(grads, W) for the factors `fs`, leaving them untouched.
+
+        Both are buffers of this workspace, overwritten by the next call. For one layer
+        W is fs[0] itself.
+        """
         L = self.L
         for l in range(1, L):
-            np.matmul(fs[0] if l == 1 else self.prefix[l - 2], fs[l], out=self.prefix[l - 1])
+            np.matmul(
+                fs[0] if l == 1 else self.prefix[l - 2], fs[l], out=self.prefix[l - 1]
+            )
         W = fs[0] if L == 1 else self.prefix[-1]
         G = self.G
         np.matmul(Sxx, W, out=G)
@@ -344,8 +422,11 @@ class _GradientWorkspace:
         return grads, W
 
     def step(self, Sxx, Sxy, fs, eta_b):
-        """One descent step in place on the list `fs`; returns the product before the step
-        (a buffer: copy it before the next step if it must be kept)."""
+        """One descent step in place on the list `fs`.
+
+        Returns the product before the step (a buffer: copy it before the next step if
+        it must be kept).
+        """
         grads, W = self.gradients(Sxx, Sxy, fs, eta_b)
         if self.L == 1:
             W = W.copy()  # the "product" is the factor itself, updated below
@@ -355,8 +436,10 @@ class _GradientWorkspace:
 
 
 def _finite(factors) -> bool:
-    """True while every factor and the end-to-end map are finite (the map can overflow
-    one step before the factors do)."""
+    """True while every factor and the end-to-end map are finite.
+
+    The map can overflow one step before the factors do.
+    """
     return all(np.isfinite(W).all() for W in factors) and bool(
         np.isfinite(product(factors)).all()
     )
@@ -389,13 +472,19 @@ def _check_moments(Sxx, Sxy, factors):
 
 
 def _divergence_error(Sxx, Sxy, eta, fs, batch, step) -> DivergenceError:
-    """The error for a run that left at `step`: names the first such run of the batch
-    and the stable step size 2 / sharpness of its problem."""
+    """The error for a run that left at `step`.
+
+    It names the first such run of the batch and the stable step size 2 / sharpness of
+    its problem.
+    """
     bad = [i for i in np.ndindex(batch) if not _finite([W[i] for W in fs])] or [()]
     p, d = Sxy.shape[-2:]
     try:
-        limit = stable_step_size(np.broadcast_to(Sxx, batch + (p, p))[bad[0]],
-                                 np.broadcast_to(Sxy, batch + (p, d))[bad[0]], len(fs))
+        limit = stable_step_size(
+            np.broadcast_to(Sxx, batch + (p, p))[bad[0]],
+            np.broadcast_to(Sxy, batch + (p, d))[bad[0]],
+            len(fs),
+        )
     except Exception:  # the error message must not fail on a degenerate problem
         limit = float("nan")
     eta_used = float(np.broadcast_to(eta, batch)[bad[0]])
@@ -404,13 +493,17 @@ def _divergence_error(Sxx, Sxy, eta, fs, batch, step) -> DivergenceError:
         f"gradient descent diverged at step {step}{where}: eta = {eta_used:.6g}, while "
         f"the balanced minimum is linearly stable only for eta < {limit:.6g} "
         "(2 / sharpness)",
-        step=step, stable_eta=limit)
+        step=step,
+        stable_eta=limit,
+    )
 
 
 def _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, start, stop) -> int:
-    """Redo steps start+1..stop one at a time on `fs` (finite at `start`) and return
-    the first step whose iterate is not finite; `stop` if the factors stay finite
-    (then only the product of the last chunk overflowed)."""
+    """The first step in start+1..stop whose iterate is not finite.
+
+    Redoes the steps one at a time on `fs` (finite at `start`); returns `stop` if the
+    factors stay finite (then only the product of the last chunk overflowed).
+    """
     for s in range(start + 1, stop + 1):
         workspace.step(Sxx, Sxy, fs, eta_b)
         if not _finite(fs):
@@ -418,8 +511,9 @@ def _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, start, stop) -> int:
     return stop
 
 
-def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every=16,
-                             return_factors=False):
+def gradient_descent_moments(
+    Sxx, Sxy, factors, eta, steps, every=1, check_every=16, return_factors=False
+):
     """Gradient descent on the factors from the moments; see `gradient_descent`.
 
     Parameters
@@ -466,8 +560,10 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
     try:
         eta_b = np.broadcast_to(eta, batch)[..., None, None]
     except ValueError as exc:
-        raise ValueError(f"eta must broadcast to the batch shape {batch} of the "
-                         f"factors, got {eta.shape}") from exc
+        raise ValueError(
+            f"eta must broadcast to the batch shape {batch} of the "
+            f"factors, got {eta.shape}"
+        ) from exc
     fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
     iters = np.unique(np.append(np.arange(0, steps + 1, every), steps))
     out = np.empty((iters.size,) + batch + Sxy.shape[-2:])
@@ -489,10 +585,12 @@ def gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every=1, check_every
             # Factors at t + 1 and product at t: cheap, and an overflow of the product
             # alone shows up in the next chunk's check (or the final one).
             if (t + 1) % check_every == 0 and not (
-                    np.isfinite(W).all() and all(np.isfinite(F).all() for F in fs)):
+                np.isfinite(W).all() and all(np.isfinite(F).all() for F in fs)
+            ):
                 fs[:] = snapshot
-                bad = _first_bad_step(workspace, Sxx, Sxy, fs, eta_b, snapshot_step,
-                                      t + 1)
+                bad = _first_bad_step(
+                    workspace, Sxx, Sxy, fs, eta_b, snapshot_step, t + 1
+                )
                 raise _divergence_error(Sxx, Sxy, eta, fs, batch, bad)
             if (t + 1) % check_every == 0:
                 snapshot, snapshot_step = [F.copy() for F in fs], t + 1
@@ -542,15 +640,19 @@ def gradient_descent(X, Y, factors, eta, steps, every=1, return_factors=False):
         2 / sharpness at the balanced minimum.
     """
     Sxx, Sxy = moments(X, Y)
-    return gradient_descent_moments(Sxx, Sxy, factors, eta, steps, every,
-                                    return_factors=return_factors)
+    return gradient_descent_moments(
+        Sxx, Sxy, factors, eta, steps, every, return_factors=return_factors
+    )
 
 
 def _scaled_atol(fs, rtol, atol_scale):
-    """Absolute tolerance per entry: rtol * atol_scale * (largest entry of its run's
-    start), so that a start of size e^{-48} keeps full relative accuracy (a fixed
-    absolute tolerance shifts the transitions once the start is below it). A run
-    that starts at zero (which moves only for depth 1) gets rtol * atol_scale."""
+    """Absolute tolerance per entry of the flow's factors.
+
+    rtol * atol_scale * (largest entry of its run's start), so that a start of size
+    e^{-48} keeps full relative accuracy (a fixed absolute tolerance shifts the
+    transitions once the start is below it). A run that starts at zero (which moves only
+    for depth 1) gets rtol * atol_scale.
+    """
     batch = fs[0].shape[:-2]
     size0 = np.max([np.abs(W).reshape(batch + (-1,)).max(-1) for W in fs], axis=0)
     scale = rtol * atol_scale * np.where(size0 > 0, size0, 1.0)[..., None, None]
@@ -558,9 +660,12 @@ def _scaled_atol(fs, rtol, atol_scale):
 
 
 def _integrate_flow(Sxx, Sxy, fs, t_eval, rtol, atol, scale=None, who="gradient_flow"):
-    """The one integrator of the full-matrix flows: dW_l/dt = -scale grad_l f for the
-    (batched) factors `fs`, with scipy's DOP853, reported at the sorted times `t_eval`.
-    Returns the factors, a list of arrays (t_eval.size,) + W_l.shape."""
+    """The one integrator of the full-matrix flows.
+
+    dW_l/dt = -scale grad_l f for the (batched) factors `fs`, with scipy's DOP853,
+    reported at the sorted times `t_eval`. Returns the factors, a list of arrays
+    (t_eval.size,) + W_l.shape.
+    """
     shapes = [W.shape for W in fs]
     sizes = np.cumsum([0] + [W.size for W in fs])
     workspace = _GradientWorkspace(fs, *Sxy.shape[-2:])
@@ -573,13 +678,22 @@ def _integrate_flow(Sxx, Sxy, fs, t_eval, rtol, atol, scale=None, who="gradient_
         return -np.concatenate([g.ravel() for g in grads])
 
     x0 = np.concatenate([W.ravel() for W in fs])
-    sol = _solve_ivp()(rhs, (0.0, float(t_eval[-1])), x0, t_eval=t_eval,
-                       method="DOP853", rtol=rtol, atol=atol)
+    sol = _solve_ivp()(
+        rhs,
+        (0.0, float(t_eval[-1])),
+        x0,
+        t_eval=t_eval,
+        method="DOP853",
+        rtol=rtol,
+        atol=atol,
+    )
     if not sol.success:
         raise RuntimeError(f"{who}: the ODE solver failed: {sol.message}")
     m = t_eval.size
-    return [sol.y[sizes[i] : sizes[i + 1]].T.reshape((m,) + shapes[i])
-            for i in range(len(fs))]
+    return [
+        sol.y[sizes[i] : sizes[i + 1]].T.reshape((m,) + shapes[i])
+        for i in range(len(fs))
+    ]
 
 
 def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=False):
@@ -607,8 +721,8 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=
 
     Returns
     -------
-    products : array, shape t.shape + (p, d)
-    factors_t : list of arrays of shapes t.shape + W_l.shape
+    products : t.shape + (p, d) array
+    factors_t : list of L arrays, of shapes t.shape + W_l.shape
         Only if `return_factors`.
     """
     Sxx, Sxy = moments(X, Y)
@@ -626,29 +740,43 @@ def gradient_flow(X, Y, factors, t, rtol=1e-10, atol_scale=1e-3, return_factors=
 
 
 # --------------------------------------------------------------------------- stability
-def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_every=10):
-    """Growth of a small perturbation of `factors` under gradient descent, one run per eta.
+def perturbation_growth(
+    Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_every=10
+):
+    """Growth of a small perturbation of `factors` under descent, one run per eta.
 
-    The factors (typically a minimum, e.g. `problems.aligned_start` at w = sigma/lam) get a
-    seeded Gaussian kick of size `kick` per entry (the same kick for every eta), and
-    descent runs `steps` steps. Growth is the largest distance to the unperturbed factors,
-    over the checks every `check_every` steps and the end, relative to the kick's:
-    max_t ||theta_t - theta*|| / ||theta_0 - theta*|| over all factor entries. Factor
-    space, not the end-to-end map: above the stable step size descent can leave the
-    minimum for a flatter factorisation of the same map, which the map alone does not
-    show. A run whose iterates stop being finite, or move by more than 1e6 times the
+    The factors (typically a minimum, e.g. `problems.aligned_start` at w = sigma/lam)
+    get a seeded Gaussian kick of size `kick` per entry (the same kick for every eta),
+    and descent runs `steps` steps. Growth is the largest distance to the unperturbed
+    factors, over the checks every `check_every` steps and the end, relative to the
+    kick's: max_t ||theta_t - theta*|| / ||theta_0 - theta*|| over all factor entries.
+    Factor space, not the end-to-end map: above the stable step size descent can leave
+    the minimum for a flatter factorisation of the same map, which the map alone does
+    not show. A run whose iterates stop being finite, or move by more than 1e6 times the
     kick, is stopped and reported as inf; the other runs go on (unlike
     `gradient_descent_moments`, which raises for the whole batch).
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d); factors : list of 2-D arrays W_1 (p, r_1) ... W_L
-    eta : (m,) step sizes > 0
-    steps : int >= 1; kick : float > 0; seed : int; check_every : int >= 1
+    Sxx : (p, p) array
+    Sxy : (p, d) array
+    factors : list of 2-D arrays
+        W_1 (p, r_1) ... W_L (r_{L-1}, d), the point that is perturbed.
+    eta : (m,) array
+        Step sizes > 0, one run each.
+    steps : int
+        Descent steps per run, >= 1.
+    kick : float
+        Size of the Gaussian kick per entry, > 0.
+    seed : int
+        Seed of the kick (the same kick for every eta).
+    check_every : int
+        Steps between checks of the distance, >= 1.
 
     Returns
     -------
-    growth : (m,) array, inf for the runs that left the neighbourhood.
+    growth : (m,) array
+        Inf for the runs that left the neighbourhood.
     """
     Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
@@ -658,7 +786,9 @@ def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_
         raise ValueError("factors must be 2-D (the batch is over eta)")
     eta = v.positive(eta, "eta")
     if eta.ndim != 1:
-        raise ValueError(f"eta must be 1-D (one run per step size), got shape {eta.shape}")
+        raise ValueError(
+            f"eta must be 1-D (one run per step size), got shape {eta.shape}"
+        )
     steps = v.integer(steps, "steps", low=1)
     check_every = v.integer(check_every, "check_every", low=1)
     kick = float(v.positive(kick, "kick"))
@@ -667,7 +797,9 @@ def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_
     start = [W + kick * rng.standard_normal(W.shape) for W in fs0]
 
     def distance(fs):
-        return np.sqrt(sum(np.sum((F - W) ** 2, axis=(-2, -1)) for F, W in zip(fs, fs0)))
+        return np.sqrt(
+            sum(np.sum((F - W) ** 2, axis=(-2, -1)) for F, W in zip(fs, fs0))
+        )
 
     dev0 = float(distance(start))
     fs = [np.repeat(W[None], m, axis=0) for W in start]
@@ -688,8 +820,19 @@ def perturbation_growth(Sxx, Sxy, factors, eta, steps, kick=1e-8, seed=0, check_
     return np.where(gone, np.inf, largest / dev0)
 
 
-def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4, per_round=7,
-                        grow=10.0, kick=1e-8, seed=0):
+def stability_threshold(
+    Sxx,
+    Sxy,
+    factors,
+    eta_lo,
+    eta_hi,
+    steps=1000,
+    rounds=4,
+    per_round=7,
+    grow=10.0,
+    kick=1e-8,
+    seed=0,
+):
     """Measured largest stable step size at `factors`, by batched multisection.
 
     A step size counts as unstable when `perturbation_growth` exceeds `grow`. Each round
@@ -729,18 +872,26 @@ def stability_threshold(Sxx, Sxy, factors, eta_lo, eta_hi, steps=1000, rounds=4,
     per_round = v.integer(per_round, "per_round", low=1)
     g = perturbation_growth(Sxx, Sxy, factors, np.array([lo, hi]), steps, kick, seed)
     if not (g[0] <= grow < g[1]):
-        raise ValueError(f"eta_lo and eta_hi must bracket the threshold: growth {g[0]:.3g} at eta_lo, "
-                         f"{g[1]:.3g} at eta_hi (unstable means > {grow:g})")
+        raise ValueError(
+            f"eta_lo and eta_hi must bracket the threshold: growth {g[0]:.3g} at "
+            f"eta_lo, {g[1]:.3g} at eta_hi (unstable means > {grow:g})"
+        )
     for _ in range(rounds):
         etas = lo + (hi - lo) * np.arange(1, per_round + 1) / (per_round + 1)
-        unstable = perturbation_growth(Sxx, Sxy, factors, etas, steps, kick, seed) > grow
+        unstable = (
+            perturbation_growth(Sxx, Sxy, factors, etas, steps, kick, seed) > grow
+        )
         first = int(np.argmax(unstable)) if unstable.any() else per_round
-        lo, hi = (etas[first - 1] if first > 0 else lo), (etas[first] if first < per_round else hi)
+        lo, hi = (
+            (etas[first - 1] if first > 0 else lo),
+            (etas[first] if first < per_round else hi),
+        )
     return lo, hi
 
 
-def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3,
-                        return_factors=False):
+def gradient_flow_batch(
+    X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3, return_factors=False
+):
     """Full-matrix gradient flow of a batch of runs on the same data, as one ODE system.
 
     Run b follows dW_l/dt = -grad_l f (the integrator of `gradient_flow`, with its
@@ -775,18 +926,22 @@ def gradient_flow_batch(X, Y, factors, s, speed=1.0, rtol=1e-10, atol_scale=1e-3
     Sxx, Sxy = moments(X, Y)
     fs = check_factors(factors, *Sxy.shape)
     if any(W.ndim != 3 for W in fs) or len({W.shape[0] for W in fs}) != 1:
-        raise ValueError("factors must be 3-D arrays (B, r_{l-1}, r_l) with one common "
-                         "batch size B")
+        raise ValueError(
+            "factors must be 3-D arrays (B, r_{l-1}, r_l) with one common batch size B"
+        )
     B = fs[0].shape[0]
     s = v.times(v.as_float_array(s, "s", ndim=1), "s")
     if np.any(np.diff(s) < 0):
         raise ValueError("s must be non-decreasing")
     speed = np.broadcast_to(v.positive(speed, "speed"), (B,)).astype(float)
     if np.any(np.all([np.all(W.reshape(B, -1) == 0, axis=1) for W in fs], axis=0)):
-        raise ValueError("factors: every run needs a non-zero start (zero is a fixed point)")
+        raise ValueError(
+            "factors: every run needs a non-zero start (zero is a fixed point)"
+        )
     atol = _scaled_atol(fs, rtol, atol_scale)
-    states = _integrate_flow(Sxx, Sxy, fs, s, rtol, atol, speed[:, None, None],
-                             "gradient_flow_batch")
+    states = _integrate_flow(
+        Sxx, Sxy, fs, s, rtol, atol, speed[:, None, None], "gradient_flow_batch"
+    )
     states = [F.swapaxes(0, 1) for F in states]
     prods = product(states)
     return (prods, states) if return_factors else prods
@@ -817,15 +972,16 @@ def gradient_flow_moments(Sxx, Sxy, factors, t, rtol=1e-10, atol=1e-30):
 
     Returns
     -------
-    products : array, shape (m,) + batch + (p, d)
+    products : (m,) + batch + (p, d) array
     """
     Sxx, Sxy, fs, batch = _check_moments(Sxx, Sxy, factors)
     t = v.times(v.as_float_array(t, "t", ndim=1))
     if t.size == 0 or np.any(np.diff(t) <= 0):
         raise ValueError("t must be a non-empty increasing 1-D array of times >= 0")
     fs = [np.broadcast_to(W, batch + W.shape[-2:]).copy() for W in fs]
-    return product(_integrate_flow(Sxx, Sxy, fs, t, rtol, atol, None,
-                                   "gradient_flow_moments"))
+    return product(
+        _integrate_flow(Sxx, Sxy, fs, t, rtol, atol, None, "gradient_flow_moments")
+    )
 
 
 def one_layer_descent(Sxx, Sxy, W0, eta, iters):
@@ -838,32 +994,56 @@ def one_layer_descent(Sxx, Sxy, W0, eta, iters):
 
     Parameters
     ----------
-    Sxx : (..., p, p) symmetric positive semi-definite; Sxy : (..., p, d)
-    W0 : (..., p, d) starting map; eta : step size > 0, or an array broadcasting to the
-    batch shape (one per problem); iters : (T,) iterations >= 0
+    Sxx : (..., p, p) array
+        Symmetric positive semi-definite.
+    Sxy : (..., p, d) array
+    W0 : (..., p, d) array
+        Starting map.
+    eta : float or array
+        Step size > 0, or an array broadcasting to the batch shape (one per problem).
+    iters : (T,) array of int
+        Iterations >= 0 at which to return the iterates.
 
     Returns
     -------
-    W : (T, ..., p, d), the iterates at `iters`
+    W : (T, ..., p, d) array
+        The iterates at `iters`.
     """
     Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
     W0 = v.as_float_array(W0, "W0", min_ndim=2)
     p, d = Sxy.shape[-2:]
     if Sxx.shape[-2:] != (p, p) or W0.shape[-2:] != (p, d):
-        raise ValueError(f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), (p, d), (p, d)")
+        raise ValueError(
+            f"Sxx {Sxx.shape}, Sxy {Sxy.shape} and W0 {W0.shape} must end in (p, p), "
+            "(p, d), (p, d)"
+        )
     eta = v.positive(eta, "eta")[..., None]  # broadcasts against lam (..., p)
     iters = v.as_float_array(iters, "iters", ndim=1)
     if np.any(iters < 0) or np.any(iters != np.round(iters)):
         raise ValueError("iters must be non-negative integers")
     lam, Q = np.linalg.eigh(Sxx)
     if np.any(np.abs(1 - eta * lam) > 1):
-        raise ValueError(f"eta = {eta.max():.6g} diverges: it must be below 2 / lam_max = {2 / lam.max():.6g}")
-    inv = np.where(lam > 1e-12 * lam.max(axis=-1, keepdims=True), 1 / np.where(lam > 0, lam, 1), 0.0)
+        raise ValueError(
+            f"eta = {eta.max():.6g} diverges: it must be below 2 / lam_max = "
+            f"{2 / lam.max():.6g}"
+        )
+    inv = np.where(
+        lam > 1e-12 * lam.max(axis=-1, keepdims=True),
+        1 / np.where(lam > 0, lam, 1),
+        0.0,
+    )
     Qt = np.swapaxes(Q, -1, -2)
     coef_ols = inv[..., :, None] * (Qt @ Sxy)  # W_ols in the eigenbasis
-    if not np.allclose((lam * inv)[..., :, None] * (Qt @ Sxy), Qt @ Sxy, atol=1e-10 * np.abs(Sxy).max()):
-        raise ValueError("Sxy must lie in the range of Sxx (moments of data do); descent diverges otherwise")
+    if not np.allclose(
+        (lam * inv)[..., :, None] * (Qt @ Sxy), Qt @ Sxy, atol=1e-10 * np.abs(Sxy).max()
+    ):
+        raise ValueError(
+            "Sxy must lie in the range of Sxx (moments of data do); descent diverges "
+            "otherwise"
+        )
     coef0 = Qt @ W0 - coef_ols
-    decay = (1 - eta * lam) ** iters.reshape((-1,) + (1,) * lam.ndim)  # integer powers: sign exact
+    decay = (1 - eta * lam) ** iters.reshape(
+        (-1,) + (1,) * lam.ndim
+    )  # integer powers: sign exact
     return Q @ (coef_ols + decay[..., :, None] * coef0)

@@ -33,36 +33,48 @@ def _check_moments(Sxx, Sxy, syy=None):
     Sxy = v.as_float_array(Sxy, "Sxy", min_ndim=2)
     p = Sxy.shape[-2]
     if Sxx.shape[-2:] != (p, p):
-        raise ValueError(f"Sxx must have trailing shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+        raise ValueError(
+            f"Sxx must have trailing shape ({p}, {p}) to match Sxy {Sxy.shape}, got "
+            f"{Sxx.shape}"
+        )
     try:
         batch = np.broadcast_shapes(Sxx.shape[:-2], Sxy.shape[:-2])
     except ValueError as exc:
-        raise ValueError(f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must have broadcasting batch axes") from exc
+        raise ValueError(
+            f"Sxx {Sxx.shape} and Sxy {Sxy.shape} must have broadcasting batch axes"
+        ) from exc
     if syy is None:
         return Sxx, Sxy, batch
     syy = v.positive(syy, "syy", allow_zero=True)
     try:
         batch = np.broadcast_shapes(batch, syy.shape)
     except ValueError as exc:
-        raise ValueError(f"syy {syy.shape} must broadcast to the batch shape {batch}") from exc
+        raise ValueError(
+            f"syy {syy.shape} must broadcast to the batch shape {batch}"
+        ) from exc
     return Sxx, Sxy, syy, batch
 
 
 def _svt(A, tau):
-    """Singular-value thresholding of A (..., p, d) at tau (...): (result, its nuclear norm)."""
+    """Singular-value thresholding of A (..., p, d) at tau (...).
+
+    Returns (result, its nuclear norm).
+    """
     U, s, Vt = np.linalg.svd(A, full_matrices=False)
     s = np.maximum(s - tau[..., None], 0.0)
     return (U * s[..., None, :]) @ Vt, s.sum(axis=-1)
 
 
-# --------------------------------------------------------------------------- plain estimators
+# --------------------------------------------------------------------- plain estimators
 def least_squares(X, Y):
     """Minimum-norm least-squares solution W_ols = pinv(X) Y.
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); X may be rank-deficient (then W_ols is the minimiser of f of
-        smallest Frobenius norm, the one whose columns lie in the row space of X).
+    X : (n, p) array
+        May be rank-deficient (then W_ols is the minimiser of f of smallest Frobenius
+        norm, the one whose columns lie in the row space of X).
+    Y : (n, d) array
 
     Returns
     -------
@@ -105,7 +117,10 @@ def reduced_rank_regression(X, Y, k):
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d), k : int in [0, min(p, d)]
+    X : (n, p) array
+    Y : (n, d) array
+    k : int
+        Rank, in [0, min(p, d)].
 
     Returns
     -------
@@ -174,40 +189,53 @@ def descent_filter(lam, t, eta=None):
     if np.any(t != np.round(t)):
         raise ValueError("t must hold whole numbers of steps when eta is given")
     if np.any(eta * lam >= 2):
-        raise ValueError(f"eta must be < 2 / max(lam) = {2 / lam.max():.6g} for a stable iteration, got {eta:g}")
+        raise ValueError(
+            f"eta must be < 2 / max(lam) = {2 / lam.max():.6g} for a stable iteration, "
+            f"got {eta:g}"
+        )
     return 1.0 - (1.0 - eta * lam) ** t
 
 
 def _filtered(Sxx, Sxy, filt):
-    """Q diag(filt / lam) Q^T Sxy for the eigenpairs of Sxx; filt (..., p) in eigh order."""
+    """Q diag(filt / lam) Q^T Sxy for the eigenpairs of Sxx.
+
+    filt (..., p) is in eigh order.
+    """
     lam, Q = _eig(Sxx)
     gain = np.where(lam > 0, filt / np.where(lam > 0, lam, 1.0), 0.0)
     return np.einsum("pj,...j,jd->...pd", Q, gain, Q.T @ Sxy)
 
 
 def ridge_regression(X, Y, alpha):
-    """Minimiser of 1/(2n) ||Y - X W||_F^2 + alpha/2 ||W||_F^2, i.e. (Sxx + alpha I)^{-1} Sxy.
+    """Minimiser of 1/(2n) ||Y - X W||_F^2 + alpha/2 ||W||_F^2.
+
+    That is (Sxx + alpha I)^{-1} Sxy.
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d), any rank
-    alpha : float >= 0, or array of shape (m,) (a path, one eigendecomposition);
-        alpha = 0 gives the minimum-norm least-squares solution.
+    X : (n, p) array
+        Any rank.
+    Y : (n, d) array
+    alpha : float >= 0, or (m,) array
+        An array is a path, computed from one eigendecomposition; alpha = 0 gives the
+        minimum-norm least-squares solution.
 
     Returns
     -------
-    W : (p, d), or (m, p, d) for an array of alphas
+    W : (p, d) array, or (m, p, d) for an array of alphas
     """
     Sxx, Sxy = moments(X, Y)
     alpha = v.positive(alpha, "alpha", allow_zero=True)
     if alpha.ndim > 1:
-        raise ValueError(f"alpha must be a number or a 1-D array, got shape {alpha.shape}")
+        raise ValueError(
+            f"alpha must be a number or a 1-D array, got shape {alpha.shape}"
+        )
     lam, _ = _eig(Sxx)
     return _filtered(Sxx, Sxy, ridge_filter(lam, alpha[..., None]))
 
 
 def early_stopped_regression(X, Y, t, eta=None):
-    """One-layer gradient descent (eta given) or flow (eta None) from W = 0, in closed form.
+    """One-layer descent (eta given) or flow (eta None) from W = 0, in closed form.
 
     Descent W <- W - eta (Sxx W - Sxy) gives, in the eigenbasis Sxx = Q diag(lam) Q^T,
     W_t = Q diag((1 - (1 - eta lam)^t) / lam) Q^T Sxy (0 on the null space of Sxx); the
@@ -215,12 +243,16 @@ def early_stopped_regression(X, Y, t, eta=None):
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); t : iterations (or times), any shape, >= 0
-    eta : step size with eta lam_max < 2, or None for the flow.
+    X : (n, p) array
+    Y : (n, d) array
+    t : array
+        Iterations (or times), any shape, >= 0.
+    eta : float or None
+        Step size with eta lam_max < 2, or None for the flow.
 
     Returns
     -------
-    W : t.shape + (p, d)
+    W : t.shape + (p, d) array
     """
     Sxx, Sxy = moments(X, Y)
     t = v.positive(t, "t", allow_zero=True)
@@ -258,7 +290,9 @@ def spectral_risk(Sxx, W_star, noise_sd, n, filt, kind="estimation"):
     Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
     W_star = v.as_float_array(W_star, "W_star", ndim=2)
     if W_star.shape[0] != Sxx.shape[0]:
-        raise ValueError(f"W_star must have {Sxx.shape[0]} rows to match Sxx, got {W_star.shape}")
+        raise ValueError(
+            f"W_star must have {Sxx.shape[0]} rows to match Sxx, got {W_star.shape}"
+        )
     noise_sd = float(v.positive(noise_sd, "noise_sd", allow_zero=True))
     n = v.integer(n, "n", low=1)
     if kind not in ("estimation", "prediction"):
@@ -273,7 +307,7 @@ def spectral_risk(Sxx, W_star, noise_sd, n, filt, kind="estimation"):
     return np.sum(lam * (1 - f) ** 2 * b + noise_sd**2 * d / n * f**2, axis=-1)
 
 
-# --------------------------------------------------------------------------- nuclear norm
+# ------------------------------------------------------------------------- nuclear norm
 def nuclear_norm_modes(sigma, lam, mu):
     """Mode strengths of the nuclear-norm solution under the common decomposition.
 
@@ -310,11 +344,20 @@ def nuclear_norm_gap(Sxx, Sxy, syy, W, mu):
 
     Parameters
     ----------
-    Sxx (..., p, p), Sxy (..., p, d), syy (...) = ||Y||_F^2 / n, W (..., p, d), mu (...) > 0
+    Sxx : (..., p, p)
+    Sxy : (..., p, d)
+    syy : (...)
+        ||Y||_F^2 / n.
+    W : (..., p, d)
+    mu : (...)
+        > 0.
 
     Returns
     -------
-    (gap, primal): arrays of the batch shape; gap = P - D >= 0 bounds P(W) - min P.
+    gap : array of the batch shape
+        P - D >= 0, which bounds P(W) - min P.
+    primal : array of the batch shape
+        P(W).
     """
     Sxx, Sxy, syy, batch = _check_moments(Sxx, Sxy, syy)
     W = v.as_float_array(W, "W", min_ndim=2)
@@ -334,7 +377,9 @@ def _gap(Sxx, Sxy, syy, W, mu, nuc):
     return np.maximum(primal - dual, 0.0), primal
 
 
-def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=20000, check_every=5):
+def nuclear_norm_moments(
+    Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=20000, check_every=5
+):
     """Nuclear-norm regression from the moments, batched, certified by the duality gap.
 
     FISTA with singular-value thresholding and gradient restarts. Minimises
@@ -379,7 +424,9 @@ def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=200
     try:
         batch = np.broadcast_shapes(batch, mu.shape)
     except ValueError as exc:
-        raise ValueError(f"mu {mu.shape} must broadcast to the batch shape {batch}") from exc
+        raise ValueError(
+            f"mu {mu.shape} must broadcast to the batch shape {batch}"
+        ) from exc
     Sxx = np.broadcast_to(Sxx, batch + (p, p))
     Sxy = np.broadcast_to(Sxy, batch + (p, d))
     syy = np.broadcast_to(syy, batch)
@@ -389,7 +436,9 @@ def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=200
     else:
         W = v.as_float_array(W_init, "W_init", min_ndim=2)
         if W.shape[-2:] != (p, d):
-            raise ValueError(f"W_init must have trailing shape ({p}, {d}), got {W.shape}")
+            raise ValueError(
+                f"W_init must have trailing shape ({p}, {d}), got {W.shape}"
+            )
         W = np.broadcast_to(W, batch + (p, d)).copy()
     Lip = np.linalg.eigvalsh(Sxx)[..., -1]
     Lip = np.where(Lip > 0, Lip, 1.0)[..., None, None]
@@ -415,12 +464,18 @@ def nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=None, tol=1e-10, max_iter=200
     if np.all(gap <= target):
         return W, gap
     worst = float((gap / np.maximum(syy / 2, 1e-300)).max())
-    raise ValueError(f"nuclear_norm_moments did not converge in max_iter = {max_iter} iterations: relative "
-                     f"duality gap {worst:.3g} > tol = {tol:.3g}; raise max_iter or warm-start (W_init)")
+    raise ValueError(
+        f"nuclear_norm_moments did not converge in max_iter = {max_iter} iterations: "
+        f"relative duality gap {worst:.3g} > tol = {tol:.3g}; raise max_iter or "
+        "warm-start (W_init)"
+    )
 
 
 def _closed_form_if_aligned(X, Y, mu, rtol=1e-12):
-    """The soft-thresholding solution if the common decomposition holds exactly, else None."""
+    """The soft-thresholding solution if the common decomposition holds, else None.
+
+    "Holds" means exactly, up to rtol relative to the largest eigenvalue of Sxx.
+    """
     A = measure_assumption(X, Y)
     lam_max = max(float(A.lam.max()), 0.0)
     if A.eps > rtol * max(lam_max, 1e-300):
@@ -432,20 +487,32 @@ def _closed_form_if_aligned(X, Y, mu, rtol=1e-12):
     return np.einsum("pi,...i,di->...pd", A.U[:, :k], w, A.V[:, :k])
 
 
-def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max_iter=20000):
+def nuclear_norm_regression(
+    X, Y, mu, tol=1e-10, method="auto", W_init=None, max_iter=20000
+):
     """Minimiser of 1/(2n) ||Y - X W||_F^2 + mu ||W||_* over W (p, d), for any X.
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); mu : float >= 0 (mu = 0: `least_squares`)
-    tol : relative duality-gap target of the iterative solver (see `nuclear_norm_moments`)
-    method : 'auto' (closed form when the common decomposition holds exactly, to 1e-12,
-        else FISTA), 'closed' (raise if the decomposition does not hold) or 'fista'
-    W_init : (p, d) warm start for FISTA
+    X : (n, p) array
+    Y : (n, d) array
+    mu : float
+        Penalty >= 0 (mu = 0: `least_squares`).
+    tol : float
+        Relative duality-gap target of the iterative solver (see
+        `nuclear_norm_moments`).
+    method : {'auto', 'closed', 'fista'}
+        'auto': closed form when the common decomposition holds exactly (to 1e-12),
+        else FISTA; 'closed': raise if the decomposition does not hold; 'fista': always
+        FISTA.
+    W_init : (p, d) array, optional
+        Warm start for FISTA.
+    max_iter : int
+        Iteration limit of FISTA.
 
     Returns
     -------
-    W : (p, d)
+    W : (p, d) array
     """
     X, Y = v.check_data(X, Y)
     mu = float(v.positive(mu, "mu", allow_zero=True))
@@ -459,9 +526,14 @@ def nuclear_norm_regression(X, Y, mu, tol=1e-10, method="auto", W_init=None, max
         if W is not None:
             return W
         if method == "closed":
-            raise ValueError("method 'closed' needs data with an exact common decomposition (eps = 0)")
+            raise ValueError(
+                "method 'closed' needs data with an exact common decomposition "
+                "(eps = 0)"
+            )
     Sxx, Sxy, syy = moments_with_energy(X, Y)
-    return nuclear_norm_moments(Sxx, Sxy, syy, mu, W_init=W_init, tol=tol, max_iter=max_iter)[0]
+    return nuclear_norm_moments(
+        Sxx, Sxy, syy, mu, W_init=W_init, tol=tol, max_iter=max_iter
+    )[0]
 
 
 def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
@@ -469,12 +541,17 @@ def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
 
     Parameters
     ----------
-    X : (n, p), Y : (n, d); mus : (m,) values >= 0, any order
-    tol, method, max_iter : as in `nuclear_norm_regression`
+    X : (n, p) array
+    Y : (n, d) array
+    mus : (m,) array
+        Penalties >= 0, any order.
+    tol, method, max_iter
+        As in `nuclear_norm_regression`.
 
     Returns
     -------
-    W : (m, p, d), entry j the solution at mus[j]
+    W : (m, p, d) array
+        Entry j is the solution at mus[j].
     """
     X, Y = v.check_data(X, Y)
     mus = v.positive(mus, "mus", allow_zero=True)
@@ -483,7 +560,9 @@ def nuclear_norm_path(X, Y, mus, tol=1e-10, method="auto", max_iter=20000):
     out = np.empty((mus.size, X.shape[1], Y.shape[1]))
     W = None
     for j in np.argsort(-mus, kind="stable"):
-        W = nuclear_norm_regression(X, Y, mus[j], tol=tol, method=method, W_init=W, max_iter=max_iter)
+        W = nuclear_norm_regression(
+            X, Y, mus[j], tol=tol, method=method, W_init=W, max_iter=max_iter
+        )
         out[j] = W
     return out
 
@@ -521,7 +600,7 @@ def refit_on_support(X, Y, W, rtol=1e-8):
     return Ur @ M @ Vr.T
 
 
-# --------------------------------------------------------------------------- Schatten-(2/L)
+# ----------------------------------------------------------------------- Schatten-(2/L)
 def _schatten_args(sigma, lam, depth):
     L = v.depth(depth)
     if L < 2:
@@ -532,9 +611,12 @@ def _schatten_args(sigma, lam, depth):
 
 
 def schatten_mode_threshold(sigma, lam, depth):
-    """Largest mu at which mode i is active in min_w 1/2 lam w^2 - sigma w + mu |w|^{2/L}.
+    """Largest mu at which mode i is active in the Schatten-(2/L) penalised problem.
 
-    mu*_i = L / (2 (L - 1)) ((L - 2) / (L - 1))^{1 - 2/L} sigma_i^{2 - 2/L} lam_i^{-(1 - 2/L)}
+    The problem is min_w 1/2 lam w^2 - sigma w + mu |w|^{2/L}:
+
+    mu*_i = L / (2 (L - 1)) ((L - 2) / (L - 1))^{1 - 2/L}
+            sigma_i^{2 - 2/L} lam_i^{-(1 - 2/L)}
     (= sigma_i for L = 2); at mu*_i the minimiser jumps from 0 to
     w* = (L - 2) / (L - 1) sigma_i / lam_i. Derivation in chapters/05_regularization.
 

@@ -1,5 +1,8 @@
-"""Measurements on end-to-end maps and trajectories. Every function broadcasts over
-leading axes: a trajectory of maps has shape (T, ..., p, d)."""
+"""Measurements on end-to-end maps and trajectories.
+
+Every function broadcasts over leading axes: a trajectory of maps has shape
+(T, ..., p, d).
+"""
 
 from __future__ import annotations
 
@@ -98,7 +101,7 @@ def mode_strengths(W, U, V, k=None) -> np.ndarray:
     Parameters
     ----------
     W : (..., p, d) array
-    U : (p, m) array, V : (d, m') array
+    U, V : (p, m) and (d, m') arrays
         Mode bases (columns orthonormal).
     k : int, optional
         Number of modes, 1 <= k <= min(m, m') (default: all).
@@ -121,7 +124,7 @@ def modes_to_map(U, V, w) -> np.ndarray:
 
     Parameters
     ----------
-    U : (p, >= k) array, V : (d, >= k) array
+    U, V : (p, >= k) and (d, >= k) arrays
         Mode bases.
     w : (..., k) array
         Mode strengths.
@@ -147,7 +150,7 @@ def mode_coordinates(W, U, V) -> np.ndarray:
     Parameters
     ----------
     W : (..., p, d) array
-    U : (..., p, k) array, V : (..., d, k') array
+    U, V : (..., p, k) and (..., d, k') arrays
         Mode bases; leading axes broadcast against W's (e.g. one basis per draw).
 
     Returns
@@ -230,19 +233,21 @@ def relative_distance(W, W_ref) -> np.ndarray:
 
 
 def crossing_times(t, y, level) -> np.ndarray:
-    """First time each trajectory reaches `level`, by linear interpolation between samples.
+    """First time each trajectory reaches `level`, by linear interpolation.
 
     Parameters
     ----------
-    t : (T,) increasing sample times
-    y : (T, ...) trajectories
-    level : scalar or array broadcasting to y.shape[1:]
+    t : (T,) array
+        Increasing sample times.
+    y : (T, ...) array
+        Trajectories.
+    level : float or array broadcasting to y.shape[1:]
 
     Returns
     -------
-    array of shape y.shape[1:]: the first crossing time from below, NaN where the
-    trajectory never reaches the level (callers must check: see
-    `half_way_crossings`).
+    array of shape y.shape[1:]
+        The first crossing time from below, NaN where the trajectory never reaches the
+        level (callers must check: see `half_way_crossings`).
     """
     t = v.as_float_array(t, "t", ndim=1)
     y = v.as_float_array(y, "y", min_ndim=1)
@@ -291,7 +296,10 @@ def half_way_crossings(t, w, limits) -> np.ndarray:
     out = crossing_times(t, w, 0.5 * np.asarray(limits, dtype=float))
     if np.isnan(out).any():
         missing = np.argwhere(np.isnan(out))[0]
-        raise ValueError(f"w: mode {tuple(missing)} never reaches half its limit within t <= {t[-1]:g}; run longer")
+        raise ValueError(
+            f"w: mode {tuple(missing)} never reaches half its limit within t <= "
+            f"{t[-1]:g}; run longer"
+        )
     return out
 
 
@@ -315,10 +323,15 @@ def orbit_period(tail, rtol=1e-7, max_period=64) -> np.ndarray:
     tail = v.as_float_array(tail, "tail", min_ndim=1)
     max_period = v.integer(max_period, "max_period", low=1)
     if tail.shape[0] <= 2 * max_period:
-        raise ValueError(f"tail must have more than 2 * max_period = {2 * max_period} rows, got {tail.shape[0]}")
+        raise ValueError(
+            f"tail must have more than 2 * max_period = {2 * max_period} rows, got "
+            f"{tail.shape[0]}"
+        )
     scale = np.maximum(np.abs(tail).max(axis=0), 1e-300)
     period = np.zeros(tail.shape[1:], dtype=int)
-    for p in range(max_period, 0, -1):  # descending, so the smallest fitting period wins
+    for p in range(
+        max_period, 0, -1
+    ):  # descending, so the smallest fitting period wins
         fits = np.all(np.abs(tail[p:] - tail[:-p]) <= rtol * scale, axis=0)
         period = np.where(fits, p, period)
     return period
@@ -364,10 +377,14 @@ def flat_fraction(t, y, low, high, level=0.5) -> float:
 
     Parameters
     ----------
-    t : (T,) strictly increasing times, > 0
-    y : (T,) trajectory (e.g. a trace norm)
-    low, high : floats, low < high, both reached within the samples
-    level : float in (0, 1], the flatness threshold as a fraction of the mean slope
+    t : (T,) array
+        Strictly increasing times, > 0.
+    y : (T,) array
+        Trajectory (e.g. a trace norm).
+    low, high : float
+        low < high, both reached within the samples.
+    level : float
+        In (0, 1], the flatness threshold as a fraction of the mean slope.
 
     Returns
     -------
@@ -376,7 +393,9 @@ def flat_fraction(t, y, low, high, level=0.5) -> float:
     t = v.as_float_array(t, "t", ndim=1)
     y = v.as_float_array(y, "y", ndim=1)
     if y.size != t.size or t.size < 2:
-        raise ValueError(f"y must have the same length as t (>= 2), got {y.size} and {t.size}")
+        raise ValueError(
+            f"y must have the same length as t (>= 2), got {y.size} and {t.size}"
+        )
     if np.any(t <= 0) or np.any(np.diff(t) <= 0):
         raise ValueError("t must be positive and strictly increasing (a log-time axis)")
     if not low < high:
@@ -384,10 +403,14 @@ def flat_fraction(t, y, low, high, level=0.5) -> float:
     if not 0 < level <= 1:
         raise ValueError(f"level must be in (0, 1], got {level}")
     if not (np.any(y >= low) and np.any(y >= high)):
-        raise ValueError(f"y never reaches high = {high} within the samples; run longer")
+        raise ValueError(
+            f"y never reaches high = {high} within the samples; run longer"
+        )
     a, b = int(np.argmax(y >= low)), int(np.argmax(y >= high))
     if b <= a:
-        raise ValueError("y jumps from below low to above high in one sample; sample finer")
+        raise ValueError(
+            "y jumps from below low to above high in one sample; sample finer"
+        )
     logt = np.log(t[a : b + 1])
     dlog = np.diff(logt)
     slope = np.diff(y[a : b + 1]) / dlog
@@ -400,32 +423,41 @@ def plateau_lengths(fractions, low=0.1, high=0.9) -> np.ndarray:
 
     The run is on plateau k (1 <= k < K) at a time when the first k modes are learned to
     at least `high` of their limit and the other K - k to at most `low`: the map is then
-    within about `low` (relative, per mode) of the rank-k sequential limit. A run without
-    a plateau k gives 0 there.
+    within about `low` (relative, per mode) of the rank-k sequential limit. A run
+    without a plateau k gives 0 there.
 
     Parameters
     ----------
-    fractions : (T, ..., K) learned fractions w_i / (sigma_i / lam_i), modes in the order
-        in which they are expected to be learned (decreasing sigma).
-    low, high : thresholds, 0 <= low < high <= 1.
+    fractions : (T, ..., K)
+        Learned fractions w_i / (sigma_i / lam_i), modes in the order in which they are
+        expected to be learned (decreasing sigma).
+    low, high : float
+        Thresholds, 0 <= low < high <= 1.
 
     Returns
     -------
-    int array of shape (..., K - 1): entry k - 1 counts the times on plateau k.
+    (..., K - 1) int array
+        Entry k - 1 counts the times on plateau k.
     """
     f = v.as_float_array(fractions, "fractions", min_ndim=2)
     low = float(v.as_float_array(low, "low"))
     high = float(v.as_float_array(high, "high"))
     if not 0 <= low < high <= 1:
-        raise ValueError(f"low and high must satisfy 0 <= low < high <= 1, got {low} and {high}")
+        raise ValueError(
+            f"low and high must satisfy 0 <= low < high <= 1, got {low} and {high}"
+        )
     K = f.shape[-1]
     if K < 2:
-        raise ValueError(f"fractions must have at least 2 modes on its last axis, got {K}")
+        raise ValueError(
+            f"fractions must have at least 2 modes on its last axis, got {K}"
+        )
     learned = f >= high
     unlearned = f <= low
     # on plateau k: all of the first k learned and all of the rest unlearned
     first_learned = np.cumprod(learned, axis=-1).astype(bool)  # modes 1..k all learned
-    rest_unlearned = np.flip(np.cumprod(np.flip(unlearned, -1), axis=-1), -1).astype(bool)
+    rest_unlearned = np.flip(np.cumprod(np.flip(unlearned, -1), axis=-1), -1).astype(
+        bool
+    )
     on = first_learned[..., :-1] & rest_unlearned[..., 1:]
     return on.sum(axis=0)
 

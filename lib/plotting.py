@@ -1,21 +1,32 @@
-"""One figure style for the book, and interactive figures that work two ways: in the static
-HTML with no kernel (precomputed PNG frames behind a slider linked in the browser), and in a
-live kernel, where a second slider recomputes the figure for any value in its range."""
+"""One figure style for the book, and interactive figures that work two ways.
+
+In the static HTML with no kernel (precomputed PNG frames behind a slider linked in the
+browser), and in a live kernel, where a second slider recomputes the figure for any
+value in its range.
+"""
 
 from __future__ import annotations
 
 import io
+import math
 import time
 from collections.abc import Callable, Sequence
-
-import math
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies.
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+PALETTE = [
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+]
 
 STYLE = {
     "figure.figsize": (6.4, 3.6),
@@ -38,7 +49,13 @@ STYLE = {
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style (call once, in a chapter's first code cell)."""
+    """Apply the book's matplotlib style (call once, in a chapter's first code cell).
+
+    Updates ``matplotlib.rcParams`` with `STYLE`: figure size and resolution, a light
+    grid without top and right spines, the colour-blind-safe `PALETTE` as the colour
+    cycle, and small fonts. Takes no argument and returns nothing; figures created
+    after the call use the style.
+    """
     matplotlib.rcParams.update(STYLE)
 
 
@@ -47,10 +64,10 @@ def glue(name: str, fig) -> None:
 
     The same output as `myst_nb.glue(name, fig)` (myst-nb's glue protocol: the figure's
     PNG with a ``scrapbook`` metadata entry naming it), without importing myst_nb, which
-    loads nbformat into the chapter's kernel for these few lines. The figure is shown, not
-    hidden: a page that pastes it (``{glue} name`` with ``:doc:``) points at the image file
-    the chapter's page writes, which exists only if the chapter displays these bytes. Use
-    it instead of ``plt.show()`` in the figure's cell.
+    loads nbformat into the chapter's kernel for these few lines. The figure is shown,
+    not hidden: a page that pastes it (``{glue} name`` with ``:doc:``) points at the
+    image file the chapter's page writes, which exists only if the chapter displays
+    these bytes. Use it instead of ``plt.show()`` in the figure's cell.
 
     Parameters
     ----------
@@ -66,17 +83,49 @@ def glue(name: str, fig) -> None:
     if not (isinstance(name, str) and name):
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     png = png_bytes(fig, dpi=matplotlib.rcParams["savefig.dpi"])
-    bundle = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"<Figure {name}>"}
+    bundle = {
+        "image/png": base64.b64encode(png).decode("ascii"),
+        "text/plain": f"<Figure {name}>",
+    }
     display(bundle, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": ""}})
 
 
 def mode_colors(k: int) -> list[str]:
-    """One colour per mode, the same in every chapter (cycles after 8 modes)."""
+    """One colour per mode, the same in every chapter (cycles after 8 modes).
+
+    Mode i gets ``PALETTE[i % 8]``, so a mode keeps its colour from figure to figure.
+
+    Parameters
+    ----------
+    k : int
+        Number of modes.
+
+    Returns
+    -------
+    list of k str
+        Hex colours.
+    """
     return [PALETTE[i % len(PALETTE)] for i in range(k)]
 
 
 def png_bytes(fig, dpi: int = 90) -> bytes:
-    """Render a figure to PNG bytes and close it (frames must not also display)."""
+    """Render a figure to PNG bytes and close it (frames must not also display).
+
+    Used for the precomputed frames of `interactive_figure` and by `glue`.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Closed after rendering: a frame must not also display in the notebook.
+    dpi : int
+        Resolution of the PNG.
+
+    Returns
+    -------
+    bytes
+        The PNG file, without "Software" metadata (so the bytes do not depend on the
+        matplotlib version).
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
@@ -88,8 +137,8 @@ class _PersistentRenderer:
 
     A live slider redraws one figure many times. Building a new figure each time spends
     most of its time on work that does not change between values: layout, ticks, tick
-    labels, legend (about 0.2 s per figure here). This keeps one figure, fixes its layout
-    after the first render, and after that redraws only the artists that `update`
+    labels, legend (about 0.2 s per figure here). This keeps one figure, fixes its
+    layout after the first render, and after that redraws only the artists that `update`
     reports as changed, on top of a saved background ("blitting", as in
     matplotlib.animation). The background is redrawn only when an axis' limits move.
     """
@@ -121,8 +170,11 @@ class _PersistentRenderer:
         from PIL import Image
 
         limits = self._view_limits()
-        if (self._background is None or limits != self._limits
-                or not all(a.get_animated() for a in artists)):
+        if (
+            self._background is None
+            or limits != self._limits
+            or not all(a.get_animated() for a in artists)
+        ):
             for artist in artists:
                 artist.set_animated(True)  # left out of the background
             self.canvas.draw()
@@ -143,16 +195,26 @@ def _changed_artists(result, fig) -> list:
 
     artists = list(result) if result is not None else []
     if not artists or not all(isinstance(a, Artist) for a in artists):
-        raise ValueError("update must return the list of artists it changed "
-                         f"(matplotlib artists of the figure), got {result!r}")
+        raise ValueError(
+            "update must return the list of artists it changed "
+            f"(matplotlib artists of the figure), got {result!r}"
+        )
     if any(a.get_figure(root=True) is not fig for a in artists):
         raise ValueError("update returned an artist that is not in the figure")
     return artists
 
 
-def interactive_figure(fig, update: Callable, name: str, values: Sequence[float], *,
-                       live_range: tuple[float, float], log: bool = False,
-                       description: str | None = None, dpi: int = 90):
+def interactive_figure(
+    fig,
+    update: Callable,
+    name: str,
+    values: Sequence[float],
+    *,
+    live_range: tuple[float, float],
+    log: bool = False,
+    description: str | None = None,
+    dpi: int = 90,
+):
     """A figure with a slider over `name`: precomputed frames, and live recomputation.
 
     Two sliders drive one picture. The first steps through frames precomputed at
@@ -213,7 +275,9 @@ def interactive_figure(fig, update: Callable, name: str, values: Sequence[float]
         raise ValueError("values must be distinct (they are the slider's options)")
     low, high = (float(x) for x in live_range)
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"live_range must be (low, high) with low < high, got {live_range}")
+        raise ValueError(
+            f"live_range must be (low, high) with low < high, got {live_range}"
+        )
     if log and low <= 0:
         raise ValueError(f"live_range must be positive with log=True, got {live_range}")
     labels = [f"{v:g}" for v in values]
@@ -227,21 +291,31 @@ def interactive_figure(fig, update: Callable, name: str, values: Sequence[float]
         images.append(widgets.Image(value=renderer.full(), format="png"))
     live_image = widgets.Image(value=images[0].value, format="png")
     stack = widgets.Stack([*images, live_image], selected_index=0)
-    frames = widgets.SelectionSlider(options=labels, index=0,
-                                     description=description or name,
-                                     continuous_update=True,
-                                     layout=widgets.Layout(width="60%"))
+    frames = widgets.SelectionSlider(
+        options=labels,
+        index=0,
+        description=description or name,
+        continuous_update=True,
+        layout=widgets.Layout(width="60%"),
+    )
     # One-way: showing the live frame (index len(values)) must not move this slider.
     frame_link = widgets.jsdlink((frames, "index"), (stack, "selected_index"))
 
     slider_type = widgets.FloatLogSlider if log else widgets.FloatSlider
-    bounds = (dict(min=math.log10(low), max=math.log10(high), base=10) if log
-              else dict(min=low, max=high))
-    live = slider_type(value=values[0] if low <= values[0] <= high else low,
-                       description=f"live {name}", continuous_update=False,
-                       readout_format=".3g", layout=widgets.Layout(width="60%"),
-                       step=(math.log10(high / low) if log else high - low) / 1000,
-                       **bounds)
+    bounds = (
+        dict(min=math.log10(low), max=math.log10(high), base=10)
+        if log
+        else dict(min=low, max=high)
+    )
+    live = slider_type(
+        value=values[0] if low <= values[0] <= high else low,
+        description=f"live {name}",
+        continuous_update=False,
+        readout_format=".3g",
+        layout=widgets.Layout(width="60%"),
+        step=(math.log10(high / low) if log else high - low) / 1000,
+        **bounds,
+    )
     status = widgets.Label("recomputes in a running kernel")
 
     def redraw(value: float) -> float:
@@ -261,9 +335,17 @@ def interactive_figure(fig, update: Callable, name: str, values: Sequence[float]
     return box
 
 
-def fraction_learned(ax, s, fractions, transitions=None, colors=None, labels=None,
-                     linestyles=None, transition_style="--",
-                     xlabel=r"rescaled time $t/\delta$") -> None:
+def fraction_learned(
+    ax,
+    s,
+    fractions,
+    transitions=None,
+    colors=None,
+    labels=None,
+    linestyles=None,
+    transition_style="--",
+    xlabel=r"rescaled time $t/\delta$",
+) -> None:
     """Draw each mode's learned fraction against rescaled time, with its T_i marked.
 
     The book's recurring figure: w_i / (sigma_i / lam_i) against t / delta, one curve

@@ -1,6 +1,8 @@
-"""Data for the experiments: problems that satisfy the common-decomposition assumption
-(exactly, or broken by a perturbation of known size), starts aligned with it, and the
-measurement of the assumption on any data.
+"""Data for the experiments.
+
+Problems that satisfy the common-decomposition assumption (exactly, or broken by a
+perturbation of known size), starts aligned with it, and the measurement of the
+assumption on any data.
 
 Conventions (book notation): X is (n, p), Y is (n, d), rows are samples;
 Sxx = X^T X / n is (p, p), Sxy = X^T Y / n is (p, d). The assumption reads
@@ -81,7 +83,9 @@ def moments_with_energy(X, Y) -> tuple[np.ndarray, np.ndarray, float]:
     return Sxx, Sxy, float(np.sum(Y * Y) / Y.shape[0])
 
 
-def off_diagonal_perturbation(p: int, eps: float, rng: np.random.Generator) -> np.ndarray:
+def off_diagonal_perturbation(
+    p: int, eps: float, rng: np.random.Generator
+) -> np.ndarray:
     """Random symmetric matrix with zero diagonal and spectral norm exactly `eps`.
 
     The zero diagonal keeps the eigenvalue estimates diag(U^T Sxx U) equal to `lam`,
@@ -141,7 +145,9 @@ def aligned_problem(sigma, lam, n, p=None, d=None, eps=0.0, seed=0):
     """
     sigma = v.positive(sigma, "sigma")
     if sigma.ndim != 1:
-        raise ValueError(f"sigma must be a 1-D array of singular values, got shape {sigma.shape}")
+        raise ValueError(
+            f"sigma must be a 1-D array of singular values, got shape {sigma.shape}"
+        )
     k = sigma.size
     if k > 1 and np.any(np.diff(sigma) >= 0):
         raise ValueError(f"sigma must be strictly decreasing, got {sigma}")
@@ -155,7 +161,10 @@ def aligned_problem(sigma, lam, n, p=None, d=None, eps=0.0, seed=0):
     n = v.integer(n, "n", low=p)
     eps = float(v.positive(eps, "eps", allow_zero=True))
     if eps >= lam.min():
-        raise ValueError(f"eps must be < min(lam) = {lam.min():g} so that Sxx stays positive definite, got {eps:g}")
+        raise ValueError(
+            f"eps must be < min(lam) = {lam.min():g} so that Sxx stays positive "
+            f"definite, got {eps:g}"
+        )
     rng = _rng(seed)
 
     U = random_orthogonal(p, rng)
@@ -176,11 +185,18 @@ def aligned_problem(sigma, lam, n, p=None, d=None, eps=0.0, seed=0):
 class Assumption:
     """The common decomposition measured on data (see `measure_assumption`).
 
-    U : (p, p) orthogonal; its first k columns are the left singular vectors of Sxy.
-    V : (d, d) orthogonal; its first k columns are the right singular vectors of Sxy.
-    sigma : (k,) singular values of Sxy, k = min(p, d), decreasing.
-    lam : (p,) diagonal of U^T Sxx U (the eigenvalue paired with each mode).
-    eps : spectral norm of the off-diagonal part of U^T Sxx U.
+    Attributes
+    ----------
+    U : (p, p) array
+        Orthogonal; its first k columns are the left singular vectors of Sxy.
+    V : (d, d) array
+        Orthogonal; its first k columns are the right singular vectors of Sxy.
+    sigma : (k,) array
+        Singular values of Sxy, k = min(p, d), decreasing.
+    lam : (p,) array
+        Diagonal of U^T Sxx U (the eigenvalue paired with each mode).
+    eps : float
+        Spectral norm of the off-diagonal part of U^T Sxx U.
     """
 
     U: np.ndarray
@@ -195,7 +211,8 @@ def measure_assumption(X, Y, rtol=None) -> Assumption:
 
     U and V come from the full SVD of Sxy. Left singular directions beyond the rank of
     Sxy are not determined by Sxy, so that block of U is rotated to diagonalise Sxx
-    there (the choice that makes eps smallest within it). eps = ||offdiag(U^T Sxx U)||_2.
+    there (the choice that makes eps smallest within it).
+    eps = ||offdiag(U^T Sxx U)||_2.
 
     Parameters
     ----------
@@ -241,18 +258,23 @@ def aligned_start(U, V, w0, depth=2, width=None, seed=None):
 
     Parameters
     ----------
-    U : (p, p) and V : (d, d) orthogonal (e.g. from `measure_assumption`).
-    w0 : array, shape (k,) with k <= min(p, d)
+    U, V : (p, p) and (d, d) arrays
+        Orthogonal mode bases (e.g. from `measure_assumption`).
+    w0 : (k,) array, k <= min(p, d)
         Initial mode strengths (w0 = exp(-2 delta) in the paper's notation); >= 0 when
         depth >= 2 (each factor carries w0 ** (1 / depth) on mode i).
-    depth : int, L >= 1.
-    width : int, hidden width r >= k of every hidden layer; default k.
-    seed : None for Q = identity, or an int / Generator for Haar-random orthogonal Q_l
-        between consecutive layers (the closed form holds for any orthogonal Q).
+    depth : int
+        Number of factors L >= 1.
+    width : int, optional
+        Hidden width r >= k of every hidden layer; default k.
+    seed : None, int or numpy.random.Generator
+        None for Q = identity, else the seed of Haar-random orthogonal Q_l between
+        consecutive layers (the closed form holds for any orthogonal Q).
 
     Returns
     -------
-    list of L arrays: W_1 (p, r), W_2 (r, r), ..., W_L (r, d); for L = 1, [U diag(w0) V^T].
+    factors : list of L arrays
+        W_1 (p, r), W_2 (r, r), ..., W_L (r, d); for L = 1, [U diag(w0) V^T].
     """
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
@@ -261,11 +283,17 @@ def aligned_start(U, V, w0, depth=2, width=None, seed=None):
     k = w0.size
     p, d = U.shape[0], V.shape[0]
     if k > min(U.shape[1], V.shape[1]):
-        raise ValueError(f"w0 has {k} modes but U and V have only {U.shape[1]} and {V.shape[1]} columns")
+        raise ValueError(
+            f"w0 has {k} modes but U and V have only {U.shape[1]} and {V.shape[1]} "
+            "columns"
+        )
     if L == 1:
         return [(U[:, :k] * w0) @ V[:, :k].T]
     if np.any(w0 < 0):
-        raise ValueError("w0 must be non-negative for depth >= 2 (each factor carries w0 ** (1/depth))")
+        raise ValueError(
+            "w0 must be non-negative for depth >= 2 "
+            "(each factor carries w0 ** (1/depth))"
+        )
     r = k if width is None else v.integer(width, "width", low=k)
     a = w0 ** (1.0 / L)
     rng = None if seed is None else _rng(seed)
@@ -338,17 +366,26 @@ def small_random_start(p, d, scale, depth=2, width=None, seed=0):
     r = min(p, d) if width is None else v.integer(width, "width", low=1)
     dims = [p] + [r] * (L - 1) + [d]
     rng = _rng(seed)
-    return [rng.standard_normal((dims[l], dims[l + 1])) * scale / np.sqrt(dims[l]) for l in range(L)]
+    return [
+        rng.standard_normal((dims[l], dims[l + 1])) * scale / np.sqrt(dims[l])
+        for l in range(L)
+    ]
 
 
 @dataclass(frozen=True)
 class FactorLaw:
     """Law of a positive random factor tau (in `random_spectra`, sigma = lam^beta tau).
 
-    kind : "uniform" or "loguniform" on [low, high] (0 < low < high), or "halfnormal":
-        the law of |b| with b ~ N(0, 1) (low, high ignored).
     Methods follow scipy.stats' frozen laws (ppf, cdf, support), vectorised with numpy,
     so a scipy.stats law may be used wherever a FactorLaw is expected.
+
+    Parameters
+    ----------
+    kind : {"uniform", "loguniform", "halfnormal"}
+        "uniform" or "loguniform" on [low, high], or "halfnormal": the law of |b| with
+        b ~ N(0, 1) (low, high ignored).
+    low, high : float
+        Bounds of the support, 0 < low < high (uniform and loguniform only).
     """
 
     kind: str
@@ -356,15 +393,40 @@ class FactorLaw:
     high: float = 1.0
 
     def __post_init__(self):
+        """Check `kind`, `low` and `high`; raise ValueError naming the bad one."""
         if self.kind not in ("uniform", "loguniform", "halfnormal"):
-            raise ValueError(f"kind must be 'uniform', 'loguniform' or 'halfnormal', got {self.kind!r}")
+            raise ValueError(
+                "kind must be 'uniform', 'loguniform' or 'halfnormal', got "
+                f"{self.kind!r}"
+            )
         if self.kind != "halfnormal" and not 0 < self.low < self.high:
-            raise ValueError(f"low and high must satisfy 0 < low < high, got {self.low}, {self.high}")
+            raise ValueError(
+                f"low and high must satisfy 0 < low < high, got {self.low}, {self.high}"
+            )
 
     def support(self) -> tuple[float, float]:
+        """The interval (lower, upper) outside which the law has no mass.
+
+        Returns
+        -------
+        (float, float)
+            (low, high), or (0, inf) for "halfnormal".
+        """
         return (0.0, np.inf) if self.kind == "halfnormal" else (self.low, self.high)
 
     def ppf(self, q):
+        """Quantile function, the inverse of `cdf`.
+
+        Parameters
+        ----------
+        q : array_like
+            Probabilities in [0, 1], any shape.
+
+        Returns
+        -------
+        ndarray
+            The quantiles, of the shape of `q`.
+        """
         q = np.asarray(q, dtype=float)
         if self.kind == "uniform":
             return self.low + (self.high - self.low) * q
@@ -375,24 +437,46 @@ class FactorLaw:
         return np.sqrt(2.0) * special.erfinv(q)
 
     def cdf(self, x):
+        """Cumulative distribution function P(tau <= x).
+
+        Parameters
+        ----------
+        x : array_like
+            Points, any shape.
+
+        Returns
+        -------
+        ndarray
+            Probabilities in [0, 1], of the shape of `x`.
+        """
         x = np.asarray(x, dtype=float)
         if self.kind == "uniform":
             return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
         if self.kind == "loguniform":
             with np.errstate(divide="ignore"):
-                return np.clip(np.log(x / self.low) / np.log(self.high / self.low), 0.0, 1.0)
+                return np.clip(
+                    np.log(x / self.low) / np.log(self.high / self.low), 0.0, 1.0
+                )
         from scipy import special
 
         return special.erf(x / np.sqrt(2.0))
 
 
 def _check_law(law, name: str):
-    """A law on positive numbers with ppf, cdf and support (FactorLaw or scipy.stats)."""
+    """A law on positive numbers with ppf, cdf and support, else ValueError.
+
+    A FactorLaw or a frozen scipy.stats law.
+    """
     if not all(hasattr(law, a) for a in ("ppf", "cdf", "support")):
-        raise ValueError(f"{name} must be a FactorLaw or a frozen scipy.stats law, got {type(law).__name__}")
+        raise ValueError(
+            f"{name} must be a FactorLaw or a frozen scipy.stats law, got "
+            f"{type(law).__name__}"
+        )
     lo, _ = law.support()
     if lo < 0:
-        raise ValueError(f"{name} must be a law on positive numbers, its support starts at {lo}")
+        raise ValueError(
+            f"{name} must be a law on positive numbers, its support starts at {lo}"
+        )
     return law
 
 
@@ -406,21 +490,28 @@ def random_spectra(draws, m, spread, tau_law, beta=0.0, seed=0):
 
     Parameters
     ----------
-    draws, m : int >= 1, number of spectra and of modes per spectrum.
-    spread : float >= 1, the spread s of lam.
-    tau_law : FactorLaw (or a frozen scipy.stats law) on positive numbers.
-    beta : float, exponent of lam in sigma.
-    seed : int or numpy.random.Generator.
+    draws, m : int
+        Number of spectra and of modes per spectrum, >= 1.
+    spread : float
+        The spread s of lam, >= 1.
+    tau_law : FactorLaw or frozen scipy.stats law
+        Law on positive numbers.
+    beta : float
+        Exponent of lam in sigma.
+    seed : int or numpy.random.Generator
 
     Returns
     -------
-    sigma, lam : arrays of shape (draws, m), modes in random (not sorted) order.
+    sigma, lam : (draws, m) arrays
+        Modes in random (not sorted) order.
     """
     draws = v.integer(draws, "draws", low=1)
     m = v.integer(m, "m", low=1)
     spread = float(v.as_float_array(spread, "spread", ndim=0))
     if spread < 1:
-        raise ValueError(f"spread must be >= 1 (lam in [1/spread, spread]), got {spread}")
+        raise ValueError(
+            f"spread must be >= 1 (lam in [1/spread, spread]), got {spread}"
+        )
     beta = float(v.as_float_array(beta, "beta", ndim=0))
     tau_law = _check_law(tau_law, "tau_law")
     rng = _rng(seed)
@@ -454,7 +545,9 @@ def exponent_for_log_correlation(rho, spread, tau_law):
         raise ValueError(f"rho must be in (-1, 1), got {rho}")
     spread = float(v.as_float_array(spread, "spread", ndim=0))
     if spread <= 1:
-        raise ValueError(f"spread must be > 1 (lam must vary to correlate with sigma), got {spread}")
+        raise ValueError(
+            f"spread must be > 1 (lam must vary to correlate with sigma), got {spread}"
+        )
     tau_law = _check_law(tau_law, "tau_law")
     # moments of log tau over its quantiles; q = u^2 (3 - 2u) tames the ends
     u, wu = np.polynomial.legendre.leggauss(64)
@@ -468,14 +561,18 @@ def exponent_for_log_correlation(rho, spread, tau_law):
 
 
 def _bundled_csv(name: str, skiprows: int = 1, delimiter: str = ",") -> np.ndarray:
-    """A data file shipped inside scikit-learn (sklearn/datasets/data), read with numpy:
-    importing sklearn.datasets costs about a second, reading the files a few ms."""
+    """A data file shipped inside scikit-learn (sklearn/datasets/data), read with numpy.
+
+    Importing sklearn.datasets costs about a second, reading the files a few ms.
+    """
     import importlib.util
     from pathlib import Path
 
     spec = importlib.util.find_spec("sklearn")
     if spec is None or spec.origin is None:
-        raise ValueError("scikit-learn is not installed: its bundled data sets are unavailable")
+        raise ValueError(
+            "scikit-learn is not installed: its bundled data sets are unavailable"
+        )
     path = Path(spec.origin).parent / "datasets" / "data" / name
     return np.loadtxt(path, delimiter=delimiter, skiprows=skiprows)
 
@@ -515,7 +612,9 @@ def bundled_regressions() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     physiological = _bundled_csv("linnerud_physiological.csv", delimiter=None)
     iris = _bundled_csv("iris.csv")
     wine = _bundled_csv("wine_data.csv")
-    cancer = _bundled_csv("breast_cancer.csv")[:, :30]  # 10 measures x (mean, se, worst)
+    cancer = _bundled_csv("breast_cancer.csv")[
+        :, :30
+    ]  # 10 measures x (mean, se, worst)
     return {
         "digits halves": (pixels[:, :32], pixels[:, 32:]),
         "digits -> class": (pixels, indicators(digits[:, 64])),
@@ -538,14 +637,28 @@ def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
 
     Parameters
     ----------
-    n : samples; p, d : dimensions; rank : rank of W* (<= min(p, d)); noise : std >= 0
-    cov_eigs : (p,) positive eigenvalues of C; strengths : (rank,) singular values of
-    W* (default all 1); seed : int or Generator.
+    n : int
+        Number of samples.
+    p, d : int
+        Input and output dimensions.
+    rank : int
+        Rank of W*, <= min(p, d).
+    noise : float
+        Standard deviation of the noise, >= 0.
+    cov_eigs : (p,) array
+        Positive eigenvalues of C.
+    strengths : (rank,) array, optional
+        Singular values of W* (default all 1).
+    seed : int or numpy.random.Generator
 
     Returns
     -------
-    X (n, p), Y (n, d), W_star (p, d), C (p, p). The population loss of any W is
-    1/2 tr((W - W*)^T C (W - W*)) + d noise^2 / 2 (see `population_excess`).
+    X : (n, p) array
+    Y : (n, d) array
+    W_star : (p, d) array
+    C : (p, p) array
+        The population loss of any W is 1/2 tr((W - W*)^T C (W - W*)) + d noise^2 / 2
+        (see `population_excess`).
     """
     n = v.integer(n, "n", low=1)
     p = v.integer(p, "p", low=1)
@@ -555,7 +668,11 @@ def planted_low_rank(n, p, d, rank, noise, cov_eigs, strengths=None, seed=0):
     cov_eigs = v.positive(cov_eigs, "cov_eigs")
     if cov_eigs.shape != (p,):
         raise ValueError(f"cov_eigs must have shape ({p},), got {cov_eigs.shape}")
-    strengths = np.ones(rank) if strengths is None else v.positive(strengths, "strengths", allow_zero=True)
+    strengths = (
+        np.ones(rank)
+        if strengths is None
+        else v.positive(strengths, "strengths", allow_zero=True)
+    )
     if strengths.shape != (rank,):
         raise ValueError(f"strengths must have shape ({rank},), got {strengths.shape}")
     rng = _rng(seed)
@@ -607,9 +724,18 @@ def digits_halves(split_seed=0, n_train=1000, n_validation=400):
     n_validation = v.integer(n_validation, "n_validation", low=0)
     images = digit_images()
     if n_train + n_validation >= len(images):
-        raise ValueError(f"n_train + n_validation must be < {len(images)}, got {n_train + n_validation}")
+        raise ValueError(
+            f"n_train + n_validation must be < {len(images)}, got "
+            f"{n_train + n_validation}"
+        )
     order = _rng(split_seed).permutation(len(images))
-    split = {"train": order[:n_train], "validation": order[n_train:n_train + n_validation],
-             "test": order[n_train + n_validation:]}
+    split = {
+        "train": order[:n_train],
+        "validation": order[n_train : n_train + n_validation],
+        "test": order[n_train + n_validation :],
+    }
     mean = images[split["train"]].mean(axis=0)
-    return {name: (images[idx][:, :32] - mean[:32], images[idx][:, 32:] - mean[32:]) for name, idx in split.items()}
+    return {
+        name: (images[idx][:, :32] - mean[:32], images[idx][:, 32:] - mean[32:])
+        for name, idx in split.items()
+    }

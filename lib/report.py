@@ -13,7 +13,7 @@ import numpy as np
 
 
 def sig(x, digits: int = 3, atol: float = 0.0) -> str:
-    """x rounded to `digits` significant digits, in plain or scientific notation.
+    """Format x rounded to `digits` significant digits, in plain or scientific notation.
 
     Parameters
     ----------
@@ -58,7 +58,7 @@ def decade(x) -> str:
 
 
 def check(label: str, error, tol, floor=None) -> bool:
-    """Print 'label: max error <= 1e-10, tolerance 1e-08: OK' (or FAIL); return the verdict.
+    """Print 'label: max error <= 1e-10, tolerance 1e-08: OK' (or FAIL); return it.
 
     Use as `assert check(...)` so that a false claim fails the cell, and the printed
     verdict is what nbval compares. An error within a factor 10 of the tolerance is
@@ -85,8 +85,12 @@ def check(label: str, error, tol, floor=None) -> bool:
         raise ValueError(f"error must be finite for the check '{label}', got {error}")
     floor = max(tol * 1e-3, 1e-13) if floor is None else floor
     ok = bool(error <= tol)
-    shown = f"= {sig(error, 2)}" if error >= tol / 10 else f"<= {decade(max(error, floor))}"
-    print(f"{label}: max error {shown}, tolerance {sig(tol, 2)}: {'OK' if ok else 'FAIL'}")
+    shown = (
+        f"= {sig(error, 2)}" if error >= tol / 10 else f"<= {decade(max(error, floor))}"
+    )
+    print(
+        f"{label}: max error {shown}, tolerance {sig(tol, 2)}: {'OK' if ok else 'FAIL'}"
+    )
     return ok
 
 
@@ -127,9 +131,18 @@ def table(header, rows, digits: int = 3, atol: float = 0.0) -> None:
     -------
     None
     """
-    cells = [[c if isinstance(c, str) else (str(c) if isinstance(c, (int, np.integer)) else sig(c, digits, atol))
-              for c in row] for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    cells = [
+        [
+            c
+            if isinstance(c, str)
+            else (str(c) if isinstance(c, (int, np.integer)) else sig(c, digits, atol))
+            for c in row
+        ]
+        for row in rows
+    ]
+    widths = [
+        max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)
+    ]
     print("  ".join(str(h).rjust(w) for h, w in zip(header, widths)))
     for r in cells:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
@@ -153,6 +166,8 @@ def mean_se(x, digits: int = 2, axis: int = -1) -> str:
     x = np.asarray(x, dtype=float)
     n = x.shape[axis]
     if n < 2:
-        raise ValueError(f"x must hold at least 2 samples along axis {axis}, got shape {x.shape}")
+        raise ValueError(
+            f"x must hold at least 2 samples along axis {axis}, got shape {x.shape}"
+        )
     se = np.std(x, axis=axis, ddof=1) / np.sqrt(n)
     return f"{sig(np.mean(x, axis=axis), digits)} ± {sig(se, 1)}"

@@ -18,12 +18,16 @@ import numpy as np
 
 from . import _validate as v
 
+
 def _mode_params(sigma, lam, w0, *, depth: int):
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam")
     w0 = v.as_float_array(w0, "w0")
     if depth >= 2 and np.any(w0 < 0):
-        raise ValueError("w0 must be non-negative for depth >= 2 (balanced factors carry w0 ** (1/depth))")
+        raise ValueError(
+            "w0 must be non-negative for depth >= 2 "
+            "(balanced factors carry w0 ** (1/depth))"
+        )
     return v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
 
 
@@ -37,12 +41,16 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
 
     Parameters
     ----------
-    t : array, any shape, >= 0
-    sigma : (..., k) singular values of Sxy, >= 0
-    lam : (..., k) eigenvalues of Sxx paired with them, > 0
-    w0 : (..., k) initial strengths, >= 0 for depth 2
-    depth : 1 or 2 (deeper networks have no elementary closed form; see
-        `lib.dynamics.mode_flow`).
+    t : array
+        Times, any shape, >= 0.
+    sigma : (..., k) array
+        Singular values of Sxy, >= 0.
+    lam : (..., k) array
+        Eigenvalues of Sxx paired with them, > 0.
+    w0 : (..., k) array
+        Initial strengths, >= 0 for depth 2.
+    depth : {1, 2}
+        Deeper networks have no elementary closed form; see `lib.dynamics.mode_flow`.
 
     Returns
     -------
@@ -50,17 +58,25 @@ def continuous_modes(t, sigma, lam, w0, depth=2):
     """
     L = v.depth(depth)
     if L > 2:
-        raise ValueError("depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for depth >= 3")
+        raise ValueError(
+            "depth must be 1 or 2 for the closed form; use lib.dynamics.mode_flow for "
+            "depth >= 3"
+        )
     t = v.times(t)
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
     tt = t.reshape(t.shape + (1,) * sigma.ndim)
     if L == 1:
         return sigma / lam + (w0 - sigma / lam) * np.exp(-lam * tt)
     # Divided through by sigma: w = w0 / (E + lam w0 G) with E = exp(-2 sigma t) and
-    # G = (1 - E) / sigma, which tends to 2 t as sigma -> 0 (no 0/0) and never overflows.
+    # G = (1 - E) / sigma, which tends to 2 t as sigma -> 0 (no 0/0) and never
+    # overflows.
     E = np.exp(-2 * sigma * tt)
     with np.errstate(divide="ignore", invalid="ignore"):
-        G = np.where(sigma > 0, -np.expm1(-2 * sigma * tt) / np.where(sigma > 0, sigma, 1.0), 2 * tt)
+        G = np.where(
+            sigma > 0,
+            -np.expm1(-2 * sigma * tt) / np.where(sigma > 0, sigma, 1.0),
+            2 * tt,
+        )
     return w0 / (E + lam * w0 * G)
 
 
@@ -70,9 +86,9 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
     Gradient flow (eta None), depth 2: exact, from the closed form,
         t_half = log((sigma - lam w0) / (lam w0)) / (2 sigma).
     Gradient descent (eta given), depth 2: the same expression with the continuous rate
-    2 sigma replaced by the per-step rate 2 log(1 + eta sigma) of the mode map near zero.
-    That is where the tight lower bound of `discrete_bounds` reaches one half, so the true
-    first half-way iteration is at most this plus one, and at least
+    2 sigma replaced by the per-step rate 2 log(1 + eta sigma) of the mode map near
+    zero. That is where the tight lower bound of `discrete_bounds` reaches one half, so
+    the true first half-way iteration is at most this plus one, and at least
     log(sigma / (2 lam w0)) / (2 log(1 + eta sigma)) (the geometric upper bound); the
     bracket is proved and measured in chapters/03_discrete.
     Depth 1: flow log(2 (1 - lam w0 / sigma)) / lam; descent divides by
@@ -81,9 +97,9 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
 
     Parameters
     ----------
-        sigma, lam, w0 : arrays broadcasting to (..., k)
-            Singular values of Sxy (> 0), eigenvalues of Sxx paired with them (> 0) and
-            initial strengths (> 0 for depth 2).
+    sigma, lam, w0 : arrays broadcasting to (..., k)
+        Singular values of Sxy (> 0), eigenvalues of Sxx paired with them (> 0) and
+        initial strengths (> 0 for depth 2).
     eta : None, float or array broadcasting to (..., k)
         None for gradient flow; the step size(s) for gradient descent.
     depth : int
@@ -97,12 +113,17 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
     """
     L = v.depth(depth)
     if L > 2:
-        raise ValueError("depth must be 1 or 2; for depth >= 3 use lib.theory.half_way_time_any_depth")
+        raise ValueError(
+            "depth must be 1 or 2; for depth >= 3 use "
+            "lib.theory.half_way_time_any_depth"
+        )
     sigma, lam, w0 = _mode_params(sigma, lam, w0, depth=L)
     sigma = v.positive(sigma, "sigma")
     target = sigma / lam
     if L == 2 and np.any(w0 <= 0):
-        raise ValueError("w0 must be positive: a mode that starts at 0 never moves under depth 2")
+        raise ValueError(
+            "w0 must be positive: a mode that starts at 0 never moves under depth 2"
+        )
     if eta is None:
         rate = 2 * sigma if L == 2 else lam
     else:
@@ -111,7 +132,9 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
             rate = 2 * np.log1p(eta * sigma)
         else:
             if np.any(eta * lam >= 1):
-                raise ValueError("eta must be < 1 / lam for a monotone depth-1 approach")
+                raise ValueError(
+                    "eta must be < 1 / lam for a monotone depth-1 approach"
+                )
             rate = -np.log1p(-eta * lam)
     with np.errstate(divide="ignore", invalid="ignore"):
         if L == 2:
@@ -122,7 +145,9 @@ def half_way_times(sigma, lam, w0, eta=None, depth=2):
 
 
 def transition_time_rescaled(sigma, eta=None):
-    """Phase-transition time T_i in time rescaled by delta (w0 = exp(-2 delta), delta -> inf).
+    """Phase-transition time T_i in time rescaled by delta.
+
+    The start is w0 = exp(-2 delta), with delta -> inf.
 
     Flow: T_i = 1 / sigma_i. Descent: T_i = 1 / log(1 + eta sigma_i) iterations per unit
     of delta, which is 1/(eta sigma_i) + 1/2 + O(eta sigma_i); the paper's
@@ -153,12 +178,18 @@ def _check_bound_args(t, sigma, lam, w0, eta):
     sigma = v.positive(sigma, "sigma")
     eta = v.positive(eta, "eta")
     if np.any(w0 <= 0) or np.any(w0 > sigma / lam):
-        raise ValueError("w0 must lie in (0, sigma/lam]: the bounds describe the rise of a mode from below its limit")
+        raise ValueError(
+            "w0 must lie in (0, sigma/lam]: the bounds describe the rise of a mode "
+            "from below its limit"
+        )
     return t, sigma, lam, w0, eta
 
 
 def _logistic_shape(t, sigma, lam, w0, factor):
-    """sigma w0 / ((sigma - lam w0) * factor(t) + lam w0), broadcast like continuous_modes."""
+    """Evaluate sigma w0 / ((sigma - lam w0) * factor(t) + lam w0).
+
+    Broadcast like continuous_modes.
+    """
     tt = t.reshape(t.shape + (1,) * sigma.ndim)
     return sigma * w0 / ((sigma - lam * w0) * factor(tt) + lam * w0)
 
@@ -177,17 +208,21 @@ def discrete_bounds(t, sigma, lam, w0, eta):
 
     Parameters
     ----------
-    t : array (any shape) of iterations >= 0
-    sigma, lam, w0, eta : broadcast to (..., k); requires eta * sigma <= 1/2.
+    t : array
+        Iterations >= 0, any shape.
+    sigma, lam, w0, eta : arrays broadcasting to (..., k)
+        Requires eta * sigma <= 1/2.
 
     Returns
     -------
-    (lower, upper), each of shape t.shape + (..., k).
+    lower, upper : t.shape + (..., k) arrays
     """
     t, sigma, lam, w0, eta = _check_bound_args(t, sigma, lam, w0, eta)
     h = eta * sigma
     if np.any(h > 0.5):
-        raise ValueError(f"eta * sigma must be <= 1/2 for the all-t bounds, got max {h.max():.4g}")
+        raise ValueError(
+            f"eta * sigma must be <= 1/2 for the all-t bounds, got max {h.max():.4g}"
+        )
     lower = _logistic_shape(t, sigma, lam, w0, lambda tt: (1 + h) ** (-2 * tt))
     upper_logistic = _logistic_shape(t, sigma, lam, w0, lambda tt: (1 - 2 * h) ** tt)
     tt = t.reshape(t.shape + (1,) * sigma.ndim)
@@ -197,7 +232,7 @@ def discrete_bounds(t, sigma, lam, w0, eta):
 
 
 def poster_discrete_bounds(t, sigma, lam, w0, eta, corrected=True):
-    """The poster's discrete-dynamics bounds, as printed or with the missing sigma restored.
+    """The poster's discrete-dynamics bounds, as printed or with the sigma restored.
 
     As printed:  w0 / ((sigma - lam w0) exp(-c t) + lam w0)
     Corrected:   sigma w0 / ((sigma - lam w0) exp(-c t) + lam w0)
@@ -236,7 +271,7 @@ def sequential_limit(U, V, sigma, lam, k):
 
     Parameters
     ----------
-    U : (p, m) array, V : (d, m) array
+    U, V : (p, m) and (d, m) arrays
         Mode bases (e.g. from `lib.problems.measure_assumption`).
     sigma, lam : (m,) arrays
         Paired spectra (sigma >= 0, lam > 0).
@@ -284,12 +319,23 @@ class BoundRates(NamedTuple):
 
     v = 1/w - lam/sigma; a lower bound on w_t is an upper bound v_t <= v_0 exp(-c t).
     Fields are arrays broadcast from eta * sigma.
+
+    Attributes
+    ----------
+    poster_lower : array
+        2h - 4h^2 (h = eta sigma), the poster's lower bound.
+    poster_upper : array
+        2h + h^2, the poster's upper bound.
+    tight_lower : array
+        2 log(1 + h), the lower bound of `discrete_bounds`.
+    tight_upper : array
+        -log(1 - 2h) (inf for h >= 1/2), its logistic upper.
     """
 
-    poster_lower: np.ndarray  #: 2h - 4h^2 (h = eta sigma), the poster's lower bound
-    poster_upper: np.ndarray  #: 2h + h^2, the poster's upper bound
-    tight_lower: np.ndarray  #: 2 log(1 + h), the lower bound of `discrete_bounds`
-    tight_upper: np.ndarray  #: -log(1 - 2h) (inf for h >= 1/2), its logistic upper
+    poster_lower: np.ndarray
+    poster_upper: np.ndarray
+    tight_lower: np.ndarray
+    tight_upper: np.ndarray
 
 
 def bound_rates(eta, sigma) -> BoundRates:
@@ -325,12 +371,12 @@ def bound_rates(eta, sigma) -> BoundRates:
 def transition_window(sigma, eta, constants="tight"):
     """Rescaled times (start, end) between which each mode makes its transition.
 
-    With w0 = exp(-2 delta) and delta -> infinity, an upper bound on w_t of rate c_up keeps
-    w(delta t) -> 0 for t < 2 / c_up, and a lower bound of rate c_low forces
+    With w0 = exp(-2 delta) and delta -> infinity, an upper bound on w_t of rate c_up
+    keeps w(delta t) -> 0 for t < 2 / c_up, and a lower bound of rate c_low forces
     w(delta t) -> sigma/lam for t > 2 / c_low. constants='poster': c_up = 2h + h^2,
-    c_low = 2h - 4h^2 (h = eta sigma < 1/2); constants='tight': c_up = c_low = 2 log(1 + h)
-    (the geometric bound w0 (1 + h)^{2t} and the tight lower bound), so start = end =
-    1 / log(1 + h): the transition time itself.
+    c_low = 2h - 4h^2 (h = eta sigma < 1/2); constants='tight':
+    c_up = c_low = 2 log(1 + h) (the geometric bound w0 (1 + h)^{2t} and the tight lower
+    bound), so start = end = 1 / log(1 + h): the transition time itself.
 
     Parameters
     ----------
@@ -347,7 +393,10 @@ def transition_window(sigma, eta, constants="tight"):
     h = eta * sigma
     if constants == "poster":
         if np.any(h >= 0.5):
-            raise ValueError("eta * sigma must be < 1/2 for the poster's constants (else 2h - 4h^2 <= 0)")
+            raise ValueError(
+                "eta * sigma must be < 1/2 for the poster's constants "
+                "(else 2h - 4h^2 <= 0)"
+            )
         return 2 / (2 * h + h**2), 2 / (2 * h - 4 * h**2)
     if constants == "tight":
         T = 1 / np.log1p(h)
@@ -378,26 +427,34 @@ def exactly_k_window_exists(sigma, eta, k, constants="poster"):
 
 
 def effective_initial_strengths(U, V, factors, k, orthogonalise=True):
-    """Predicted effective initial strength of each mode for a small, arbitrary depth-2 start.
+    """Predicted effective initial strength of each mode, small arbitrary depth-2 start.
 
     Near zero, the component of the factors along mode i, s_i = ((U^T W_1)_{i,:} +
     (W_2 V)_{:,i}) / 2 in the hidden space, grows like exp(sigma_i t) (flow) or
-    (1 + eta sigma_i)^t (descent), while the antisymmetric part decays: mode i then behaves
-    as an aligned balanced mode started from ||s_i||^2. Once mode j is learned, the
-    hidden direction it occupies is penalised for every later mode (a component there would
-    create the cross term W_ij), so later modes keep only the part of s_i orthogonal to
-    s_1, ..., s_{i-1}: Gram-Schmidt in the order of the modes (decreasing sigma).
+    (1 + eta sigma_i)^t (descent), while the antisymmetric part decays: mode i then
+    behaves as an aligned balanced mode started from ||s_i||^2. Once mode j is learned,
+    the hidden direction it occupies is penalised for every later mode (a component
+    there would create the cross term W_ij), so later modes keep only the part of s_i
+    orthogonal to s_1, ..., s_{i-1}: Gram-Schmidt in the order of the modes (decreasing
+    sigma).
 
     Parameters
     ----------
-    U : (p, p), V : (d, d); factors : [W_1 (p, r), W_2 (r, d)]; k : number of modes (<= r)
-    orthogonalise : bool, default True. False returns the naive ||s_i||^2 (no
-        Gram-Schmidt): right for the first mode only, and badly wrong for later modes
-        when the hidden width is close to k (chapters/08_initialisation measures it).
+    U, V : (p, p) and (d, d) arrays
+        Orthogonal mode bases.
+    factors : list of two arrays
+        [W_1 (p, r), W_2 (r, d)], the start.
+    k : int
+        Number of modes (<= r).
+    orthogonalise : bool, default True
+        False returns the naive ||s_i||^2 (no Gram-Schmidt): right for the first mode
+        only, and badly wrong for later modes when the hidden width is close to k
+        (chapters/08_initialisation measures it).
 
     Returns
     -------
-    (k,) effective strengths, to use as `w0` in the closed forms and `half_way_times`.
+    (k,) array
+        Effective strengths, to use as `w0` in the closed forms and `half_way_times`.
     """
     U = v.as_float_array(U, "U", ndim=2)
     V = v.as_float_array(V, "V", ndim=2)
@@ -449,7 +506,9 @@ def half_way_time_any_depth(sigma, lam, w0, depth):
             w = np.exp(u)
             return 1.0 / (L * w ** (1 - 2 / L) * (s - l * w))
 
-        val, _ = quad(integrand, np.log(a), np.log(s / (2 * l)), limit=200, epsabs=0, epsrel=1e-12)
+        val, _ = quad(
+            integrand, np.log(a), np.log(s / (2 * l)), limit=200, epsabs=0, epsrel=1e-12
+        )
         out[idx] = val
     return out
 
@@ -473,7 +532,10 @@ def escape_time(sigma, w0, depth):
     """
     L = v.depth(depth)
     if L < 3:
-        raise ValueError("depth must be >= 3 for the polynomial escape time (depth 2: half_way_times)")
+        raise ValueError(
+            "depth must be >= 3 for the polynomial escape time "
+            "(depth 2: half_way_times)"
+        )
     sigma = v.positive(sigma, "sigma")
     w0 = v.positive(w0, "w0")
     return w0 ** (-(L - 2) / L) / ((L - 2) * sigma)
@@ -490,11 +552,15 @@ def escape_time_constant(sigma, lam, depth):
         C = (sigma/lam)^{a-1} / sigma * ( I(a) / L - 2^{1-a} / (L - 2) ),
         I(a) = int_0^{1/2} x^{a-1} / (1 - x) dx = 2^{-a} / a * 2F1(1, a; a + 1; 1/2),
 
-    (the first term is the part of the integral that converges as w0 -> 0, the second the
-    upper limit of the leading term) and the w0-dependent remainder is
-    -int_0^{w0} lam w^{a-1} / (L sigma (sigma - lam w)) dw = -lam w0^a / (2 sigma^2) (1 + O(w0)).
+    (the first term is the part of the integral that converges as w0 -> 0, the second
+    the upper limit of the leading term) and the w0-dependent remainder is
+
+        -int_0^{w0} lam w^{a-1} / (L sigma (sigma - lam w)) dw
+            = -lam w0^a / (2 sigma^2) (1 + O(w0)).
+
     The sign of C depends on L only: C < 0 for L = 3, 4, 5 and C > 0 for every L >= 6
-    (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in chapters/07_depth.
+    (there I(a) > 2^{-a} / a, its first series term, suffices). Derived in
+    chapters/07_depth.
 
     Parameters
     ----------
@@ -511,7 +577,10 @@ def escape_time_constant(sigma, lam, depth):
 
     L = v.depth(depth)
     if L < 3:
-        raise ValueError("depth must be >= 3 (depth 2 has the logarithmic closed form half_way_times)")
+        raise ValueError(
+            "depth must be >= 3 "
+            "(depth 2 has the logarithmic closed form half_way_times)"
+        )
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
     sigma, lam = np.broadcast_arrays(sigma, lam)
@@ -554,7 +623,8 @@ def plateau_trace_distance_bound(t, sigma, lam, w0, eta, k):
 
     From the all-t bounds of `discrete_bounds` (aligned balanced start):
 
-        ||W_t - W_k||_* <= sum_{i <= k} (sigma_i / lam_i - lower_i(t)) + sum_{i > k} upper_i(t),
+        ||W_t - W_k||_* <= sum_{i <= k} (sigma_i / lam_i - lower_i(t))
+                           + sum_{i > k} upper_i(t),
 
     where W_k keeps the first k modes at their limits sigma_i / lam_i (the rank-k
     reduced-rank solution when the modes are listed in decreasing sigma and the ordering
@@ -584,26 +654,33 @@ def plateau_trace_distance_bound(t, sigma, lam, w0, eta, k):
 
 
 def discrete_plateau_times(sigma, eta):
-    """Where gradient descent is closest to its k-th plateau, and how fast it gets there.
+    """Where descent is closest to its k-th plateau, and how fast it gets there.
 
     With w0 = exp(-2 delta) and T_i = 1 / log(1 + eta sigma_i), at iteration tau * delta
     (T_k < tau < T_{k+1}) the distance to the top-k-by-sigma map decays like
-    exp(-c delta) with c = 2 min(tau / T_k - 1, 1 - tau / T_{k+1}) (the plateau theorem of
-    chapters/03_discrete). The two rates balance at tau* = 2 / (l_k + l_{k+1}),
+    exp(-c delta) with c = 2 min(tau / T_k - 1, 1 - tau / T_{k+1}) (the plateau theorem
+    of chapters/03_discrete). The two rates balance at tau* = 2 / (l_k + l_{k+1}),
     l_i = log(1 + eta sigma_i), where c* = 2 (l_k - l_{k+1}) / (l_k + l_{k+1}).
 
     Parameters
     ----------
-    sigma : (m,) strictly decreasing, m >= 2; eta : step size > 0.
+    sigma : (m,) array
+        Strictly decreasing, m >= 2.
+    eta : float
+        Step size > 0.
 
     Returns
     -------
-    tau : (m - 1,) balancing rescaled iteration of plateaus k = 1 .. m-1
-    rate : (m - 1,) the exact exponential rate c* at tau
+    tau : (m - 1,) array
+        Balancing rescaled iteration of plateaus k = 1 .. m-1.
+    rate : (m - 1,) array
+        The exact exponential rate c* at tau.
     """
     sigma = v.positive(sigma, "sigma")
     if sigma.ndim != 1 or sigma.size < 2 or np.any(np.diff(sigma) >= 0):
-        raise ValueError(f"sigma must be 1-D, strictly decreasing, with >= 2 modes, got {sigma}")
+        raise ValueError(
+            f"sigma must be 1-D, strictly decreasing, with >= 2 modes, got {sigma}"
+        )
     eta = float(v.positive(eta, "eta"))
     log_h = np.log1p(eta * sigma)
     total = log_h[:-1] + log_h[1:]
@@ -658,12 +735,13 @@ def order_agreement(sigma, lam):
 
     Parameters
     ----------
-    sigma, lam : arrays broadcasting to (..., m), positive; any order of the modes.
+    sigma, lam : arrays broadcasting to (..., m)
+        Positive; any order of the modes.
 
     Returns
     -------
-    agree : bool array (..., m - 1); entry k - 1 is rank k = 1 .. m - 1 (ranks 0 and m
-        always agree).
+    agree : (..., m - 1) bool array
+        Entry k - 1 is rank k = 1 .. m - 1 (ranks 0 and m always agree).
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -676,8 +754,10 @@ def order_agreement(sigma, lam):
 
 
 def _gauss_legendre(a, b, nodes):
-    """Nodes and weights of `nodes`-point Gauss-Legendre on [a, b] (arrays broadcast);
-    returns arrays of shape broadcast(a, b).shape + (nodes,)."""
+    """Nodes and weights of `nodes`-point Gauss-Legendre on [a, b] (arrays broadcast).
+
+    Returns arrays of shape broadcast(a, b).shape + (nodes,).
+    """
     x, w = np.polynomial.legendre.leggauss(nodes)
     a, b = np.asarray(a)[..., None], np.asarray(b)[..., None]
     half = (b - a) / 2
@@ -728,7 +808,10 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
     beta = float(v.as_float_array(beta, "beta", ndim=0))
     nodes = v.integer(nodes, "nodes", low=2)
     if not all(hasattr(tau_law, a) for a in ("ppf", "cdf", "support")):
-        raise ValueError(f"tau_law must be a FactorLaw or a frozen scipy.stats law, got {type(tau_law).__name__}")
+        raise ValueError(
+            "tau_law must be a FactorLaw or a frozen scipy.stats law, got "
+            f"{type(tau_law).__name__}"
+        )
     half = np.log(spread)
     if m == 1 or half == 0:
         return 1.0
@@ -743,7 +826,9 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
 
     def side(lo, hi, slope, sign):
         """int_lo^hi F_t(t0 + slope |l - l0|) dl, with l = l0 + sign * r, r >= 0."""
-        r_hi = np.broadcast_to(np.abs(np.where(sign < 0, l0 - lo, hi - l0)), t0.shape[:0] + (nodes, nodes))
+        r_hi = np.broadcast_to(
+            np.abs(np.where(sign < 0, l0 - lo, hi - l0)), t0.shape[:0] + (nodes, nodes)
+        )
         cuts = [np.zeros_like(r_hi), r_hi]
         if slope != 0:
             cuts += [np.clip((e - t0) / slope, 0, r_hi) for e in ends]
@@ -758,11 +843,12 @@ def rank_one_agreement(m, spread, tau_law, beta=0.0, nodes=40):
 
 
 def plateau_instability_rates(sigma, lam, eta=None):
-    """Growth rate of a later mode along an earlier mode's hidden direction, at a plateau.
+    """Growth rate of a later mode along an earlier mode's hidden direction (plateau).
 
     Depth 2, eps = 0, at a plateau where mode i is learned (W_1 and W_2 carry
     sqrt(sigma_i / lam_i) on a hidden direction h) and mode j is not, the components
-    x = h . (U^T W_1)_j and y = h . (W_2 V)_j of mode j along h evolve, to first order, by
+    x = h . (U^T W_1)_j and y = h . (W_2 V)_j of mode j along h evolve, to first
+    order, by
 
         d/dt (x, y) = J_ij (x, y),   J_ij = [[-lam_j sigma_i / lam_i, sigma_j],
                                              [sigma_j,             -sigma_i]],
@@ -773,15 +859,18 @@ def plateau_instability_rates(sigma, lam, eta=None):
 
     Parameters
     ----------
-    sigma, lam : (k,) spectra (sigma > 0, lam > 0).
-    eta : None for gradient flow; a step size for gradient descent, whose linearised
-        map is I + eta J_ij.
+    sigma, lam : (k,) arrays
+        Spectra (sigma > 0, lam > 0).
+    eta : float or None
+        None for gradient flow; a step size for gradient descent, whose linearised map
+        is I + eta J_ij.
 
     Returns
     -------
-    R : (k, k) array; R[i, j] = mu_ij (flow, per unit time) or the log of the spectral
-        radius of I + eta J_ij (descent, per iteration; log(1 + eta mu_ij) when that is
-        the largest in modulus); NaN on the diagonal. Positive means growth.
+    R : (k, k) array
+        R[i, j] = mu_ij (flow, per unit time) or the log of the spectral radius of
+        I + eta J_ij (descent, per iteration; log(1 + eta mu_ij) when that is the
+        largest in modulus); NaN on the diagonal. Positive means growth.
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -804,28 +893,41 @@ def plateau_instability_rates(sigma, lam, eta=None):
 
 
 def instability_crossover_delta(sigma, lam, eps, eta=None):
-    """Predicted delta beyond which an eps-seeded plateau instability beats sequential learning.
+    """Predicted delta beyond which an eps-seeded instability beats sequential learning.
 
-    For sigma_i > sigma_j with R_ij > 0 (`plateau_instability_rates`), mode j's component
-    along mode i's hidden direction is seeded at O(eps) by B once mode i is learned, and
-    grows like eps exp(R_ij (t - t_i)); along its own direction mode j starts from
-    w0 = exp(-2 delta) and is learned at t_j. The eps seed wins when
+    The instability is that of a plateau (`plateau_instability_rates`).
+
+    For sigma_i > sigma_j with R_ij > 0 (`plateau_instability_rates`), mode j's
+    component along mode i's hidden direction is seeded at O(eps) by B once mode i is
+    learned, and grows like eps exp(R_ij (t - t_i)); along its own direction mode j
+    starts from w0 = exp(-2 delta) and is learned at t_j. The eps seed wins when
     R_ij (t_j - t_i) > log(1 / eps), with t_i, t_j the depth-2 half-way times
     (`half_way_times`), which are linear in delta:
-    t_j - t_i = delta (T_j - T_i) + (T_j log(sigma_j / lam_j) - T_i log(sigma_i / lam_i)) / 2
-    (large delta; T = `transition_time_rescaled`). The O(1) prefactor of the seed (the size
-    of B's entry (j, i) relative to eps) is left out: it moves the answer by O(1) / g_ij,
-    g_ij = R_ij (T_j - T_i) being the growth exponent per unit of delta.
+
+        t_j - t_i = delta (T_j - T_i)
+                    + (T_j log(sigma_j / lam_j) - T_i log(sigma_i / lam_i)) / 2
+
+    (large delta; T = `transition_time_rescaled`). The O(1) prefactor of the seed (the
+    size of B's entry (j, i) relative to eps) is left out: it moves the answer by
+    O(1) / g_ij, g_ij = R_ij (T_j - T_i) being the growth exponent per unit of delta.
 
     Parameters
     ----------
-    sigma : (k,) decreasing; lam : (k,); eps : > 0; eta : None (flow) or step size.
+    sigma : (k,) array
+        Decreasing.
+    lam : (k,) array
+    eps : float
+        Size of the perturbation that seeds the instability, > 0.
+    eta : float or None
+        None for the flow, else the step size.
 
     Returns
     -------
-    delta_star : (k, k) array, finite only for pairs i < j whose instability is active
-        (R_ij > 0): the delta at which the seed of pair (i, j) wins.
-    g : (k, k) array of g_ij (NaN where not i < j).
+    delta_star : (k, k) array
+        Finite only for pairs i < j whose instability is active (R_ij > 0): the delta
+        at which the seed of pair (i, j) wins.
+    g : (k, k) array
+        g_ij (NaN where not i < j).
     """
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
@@ -836,41 +938,53 @@ def instability_crossover_delta(sigma, lam, eps, eta=None):
     T = transition_time_rescaled(sigma, eta)
     k = sigma.size
     later = np.triu(np.ones((k, k), bool), 1)  # i < j: mode i is learned first
-    offset = (T * np.log(sigma / lam))[None, :] / 2 - (T * np.log(sigma / lam))[:, None] / 2
+    offset = (T * np.log(sigma / lam))[None, :] / 2 - (T * np.log(sigma / lam))[
+        :, None
+    ] / 2
     dT = T[None, :] - T[:, None]
     g = np.where(later, R * dT, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        delta_star = np.where(later & (R > 0), (np.log(1 / eps) / R - offset) / dT, np.nan)
+        delta_star = np.where(
+            later & (R > 0), (np.log(1 / eps) / R - offset) / dT, np.nan
+        )
     return delta_star, g
 
 
-# ------------------------------------------------- critical points of two-layer regression
+# ---------------------------------------------- critical points of two-layer regression
 
 
 def whitened_regression(Sxx, Sxy, rtol=1e-10):
     """The regression in prediction space, where f is an isotropic quadratic.
 
-    With Sxx = Q diag(lam) Q^T restricted to its range (eigenvalues above rtol * lam_max;
-    the rest are directions the data never vary along, where W does not change f),
-    Z = Sxx^{1/2} W and M = Sxx^{+1/2} Sxy, the loss is f(W) = f* + 1/2 ||Z - M||_F^2.
-    The SVD M = sum_i s_i u_i v_i^T gives the reduced-rank regression order: s_i^2 are
-    the eigenvalues of Sxy^T Sxx^+ Sxy, and W^{k,*} keeps the k largest.
+    With Sxx = Q diag(lam) Q^T restricted to its range (eigenvalues above
+    rtol * lam_max; the rest are directions the data never vary along, where W does not
+    change f), Z = Sxx^{1/2} W and M = Sxx^{+1/2} Sxy, the loss is
+    f(W) = f* + 1/2 ||Z - M||_F^2. The SVD M = sum_i s_i u_i v_i^T gives the
+    reduced-rank regression order: s_i^2 are the eigenvalues of Sxy^T Sxx^+ Sxy, and
+    W^{k,*} keeps the k largest.
 
     Parameters
     ----------
-    Sxx : (p, p) symmetric positive semi-definite; Sxy : (p, d) with columns in the
-    range of Sxx (true for moments of data); rtol : relative cut for both spectra.
+    Sxx : (p, p) array
+        Symmetric positive semi-definite.
+    Sxy : (p, d) array
+        Columns in the range of Sxx (true for moments of data).
+    rtol : float
+        Relative cut for both spectra.
 
     Returns
     -------
-    dict with half (p, p) = Sxx^{1/2}, inv_half (p, p) = Sxx^{+1/2}, U (p, m), s (m,)
-    decreasing, V (d, m): the m modes with s_i > rtol * s_1 (m = rank of M).
+    dict
+        half (p, p) = Sxx^{1/2}, inv_half (p, p) = Sxx^{+1/2}, U (p, m), s (m,)
+        decreasing, V (d, m): the m modes with s_i > rtol * s_1 (m = rank of M).
     """
     Sxx = v.as_float_array(Sxx, "Sxx", ndim=2)
     Sxy = v.as_float_array(Sxy, "Sxy", ndim=2)
     p = Sxy.shape[0]
     if Sxx.shape != (p, p):
-        raise ValueError(f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}")
+        raise ValueError(
+            f"Sxx must have shape ({p}, {p}) to match Sxy {Sxy.shape}, got {Sxx.shape}"
+        )
     if not np.allclose(Sxx, Sxx.T, atol=1e-12 * max(np.abs(Sxx).max(), 1e-300)):
         raise ValueError("Sxx must be symmetric")
     lam, Q = np.linalg.eigh(Sxx)
@@ -880,38 +994,56 @@ def whitened_regression(Sxx, Sxy, rtol=1e-10):
     Qr, lr = Q[:, keep], lam[keep]
     half = (Qr * np.sqrt(lr)) @ Qr.T
     inv_half = (Qr / np.sqrt(lr)) @ Qr.T
-    if np.linalg.norm(Sxy - Qr @ (Qr.T @ Sxy)) > 1e-8 * max(np.linalg.norm(Sxy), 1e-300):
+    if np.linalg.norm(Sxy - Qr @ (Qr.T @ Sxy)) > 1e-8 * max(
+        np.linalg.norm(Sxy), 1e-300
+    ):
         raise ValueError("Sxy must lie in the range of Sxx (moments of data do)")
     U, s, Vt = np.linalg.svd(inv_half @ Sxy, full_matrices=False)
     m = int(np.sum(s > rtol * s[0])) if s[0] > 0 else 0
-    return {"half": half, "inv_half": inv_half, "U": U[:, :m], "s": s[:m], "V": Vt[:m].T}
+    return {
+        "half": half,
+        "inv_half": inv_half,
+        "U": U[:, :m],
+        "s": s[:m],
+        "V": Vt[:m].T,
+    }
 
 
 def critical_points_two_layer(Sxx, Sxy, subsets, rtol=1e-10):
     """End-to-end maps of critical points of f(W_1 W_2) (Baldi and Hornik, 1989).
 
     For a subset I of the modes of `whitened_regression` (indices into s, decreasing),
-    W_I = W_ols V_I V_I^T = Sxx^{+1/2} sum_{i in I} s_i u_i v_i^T, with W_ols = Sxx^+ Sxy
-    the minimum-norm least-squares map. Factors W_1 = W_ols V_I, W_2 = V_I^T (any hidden
-    width >= |I|, zero-padded) have zero gradient, and f(W_I) = f(0) - 1/2 sum_{i in I}
-    s_i^2. I = {0, ..., k-1} is the reduced-rank solution W^{k,*}; I = all is W_ols.
+    W_I = W_ols V_I V_I^T = Sxx^{+1/2} sum_{i in I} s_i u_i v_i^T, with
+    W_ols = Sxx^+ Sxy the minimum-norm least-squares map. Factors W_1 = W_ols V_I,
+    W_2 = V_I^T (any hidden width >= |I|, zero-padded) have zero gradient, and
+    f(W_I) = f(0) - 1/2 sum_{i in I} s_i^2. I = {0, ..., k-1} is the reduced-rank
+    solution W^{k,*}; I = all is W_ols.
 
     Parameters
     ----------
-    Sxx : (p, p), Sxy : (p, d) as in `whitened_regression`
-    subsets : sequence of K sequences of distinct mode indices in [0, m)
+    Sxx, Sxy : (p, p) and (p, d) arrays
+        As in `whitened_regression`.
+    subsets : sequence of K sequences of int
+        Distinct mode indices in [0, m).
+    rtol : float
+        As in `whitened_regression`.
 
     Returns
     -------
-    W : (K, p, d), the minimum-norm maps (rows in the range of Sxx)
+    W : (K, p, d) array
+        The minimum-norm maps (rows in the range of Sxx).
     """
     wr = whitened_regression(Sxx, Sxy, rtol)
     m = wr["s"].size
     mask = np.zeros((len(subsets), m), dtype=bool)
     for j, I in enumerate(subsets):
         idx = np.asarray(list(I), dtype=int)
-        if idx.size and (idx.min() < 0 or idx.max() >= m or np.unique(idx).size != idx.size):
-            raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {m})")
+        if idx.size and (
+            idx.min() < 0 or idx.max() >= m or np.unique(idx).size != idx.size
+        ):
+            raise ValueError(
+                f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {m})"
+            )
         mask[j, idx] = True
     left = wr["inv_half"] @ wr["U"]  # (p, m)
     return (left * (mask * wr["s"])[:, None, :]) @ wr["V"].T
@@ -950,7 +1082,9 @@ def nearest_critical_point(Sxx, Sxy, W, rtol=1e-10):
     s = wr["s"]
     a = np.sum((wr["U"].T @ Z) * wr["V"].T, axis=-1)  # diag(U^T Z V), with BLAS
     members = a > s / 2
-    d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(np.where(members, s**2 - 2 * s * a, 0.0), axis=-1)
+    d2 = np.sum(Z * Z, axis=(-2, -1)) + np.sum(
+        np.where(members, s**2 - 2 * s * a, 0.0), axis=-1
+    )
     return members, np.sqrt(np.maximum(d2, 0.0)), a
 
 
@@ -966,7 +1100,8 @@ def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
     Sxx : (p, p) array
     Sxy : (p, d) array
     W : (..., p, d) array
-    subsets : sequence of K sequences of distinct mode indices in [0, m)
+    subsets : sequence of K sequences of int
+        Distinct mode indices in [0, m).
     rtol : float
         Relative cut of `whitened_regression`.
 
@@ -982,8 +1117,13 @@ def critical_point_distances(Sxx, Sxy, W, subsets, rtol=1e-10):
     mask = np.zeros((len(subsets), s.size))
     for j, I in enumerate(subsets):
         idx = np.asarray(list(I), dtype=int)
-        if idx.size and (idx.min() < 0 or idx.max() >= s.size or np.unique(idx).size != idx.size):
-            raise ValueError(f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, {s.size})")
+        if idx.size and (
+            idx.min() < 0 or idx.max() >= s.size or np.unique(idx).size != idx.size
+        ):
+            raise ValueError(
+                f"subsets[{j}] = {list(I)} must hold distinct mode indices in [0, "
+                f"{s.size})"
+            )
         mask[j, idx] = 1.0
     Z = wr["half"] @ W
     a = np.sum((wr["U"].T @ Z) * wr["V"].T, axis=-1)  # diag(U^T Z V), with BLAS

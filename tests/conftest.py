@@ -1,4 +1,7 @@
-"""Shared fixtures. nbval collects the chapter notebooks itself (see pyproject addopts)."""
+"""Shared fixtures.
+
+nbval collects the chapter notebooks itself (see pyproject addopts).
+"""
 
 import re
 import shutil
@@ -6,14 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from _problems import LAM, SIGMA
 
 from lib import problems
 from tools.book import ROOT
 from tools.sphinx_kernel_encryption import encrypt_kernel_transport
+
+from _problems import LAM, SIGMA
 
 # nbval's kernels are started like the build's: CurveZMQ-encrypted (see that module).
 encrypt_kernel_transport()
@@ -21,7 +23,10 @@ encrypt_kernel_transport()
 
 @pytest.fixture(scope="session")
 def aligned():
-    """A small exact problem with distinct sigma and lam, p > k and d > k (rectangular)."""
+    """A small exact problem with distinct sigma and lam, p > k and d > k.
+
+    Rectangular: p != d.
+    """
     sigma, lam = SIGMA.copy(), LAM.copy()
     X, Y = problems.aligned_problem(sigma, lam, n=200, p=6, d=5, seed=1)
     return dict(sigma=sigma, lam=lam, X=X, Y=Y, A=problems.measure_assumption(X, Y))
@@ -29,9 +34,10 @@ def aligned():
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
-    """The book built from a copy of the repository with `-W -n --keep-going`, once per
-    session, from the chapters' stored outputs. Returns (source folder, html folder,
-    build log); fails on any warning.
+    """The book built from a copy of the repository with `-W -n --keep-going`.
+
+    Built once per session, from the chapters' stored outputs. Returns (source folder,
+    html folder, build log); fails on any warning.
 
     The copy's build does not execute the chapters: in the same test run nbval executes
     every chapter and requires each output, text and figures alike, to equal the stored
@@ -42,14 +48,33 @@ def built_book(tmp_path_factory):
     jb = Path(sys.executable).with_name("jupyter-book")
     assert jb.exists(), "jupyter-book is not installed next to this Python"
     src = tmp_path_factory.mktemp("book") / "book"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        "_build", ".git", ".venv", "*.egg-info", ".pytest_cache", ".hypothesis", "node_modules"))
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            "_build",
+            ".git",
+            ".venv",
+            "*.egg-info",
+            ".pytest_cache",
+            ".hypothesis",
+            "node_modules",
+        ),
+    )
     config = src / "_config.yml"
     text = config.read_text()
-    assert text.count("execute_notebooks: cache") == 1, "_config.yml's execution mode moved"
-    config.write_text(text.replace("execute_notebooks: cache", 'execute_notebooks: "off"'))
-    proc = subprocess.run([str(jb), "build", str(src), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, timeout=1200)
+    assert text.count("execute_notebooks: cache") == 1, (
+        "_config.yml's execution mode moved"
+    )
+    config.write_text(
+        text.replace("execute_notebooks: cache", 'execute_notebooks: "off"')
+    )
+    proc = subprocess.run(
+        [str(jb), "build", str(src), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     # Sphinx prints "<path>: WARNING: ..." (and "ERROR:"); -W already turns them into a
@@ -62,7 +87,9 @@ def built_book(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """nbval compares figures too: PNG outputs must equal the stored ones byte for byte.
+    """Make nbval compare figures too: PNG outputs must equal the stored ones exactly.
+
+    Exactly means byte for byte.
 
     nbval skips image outputs by default (they often differ between machines). The
     book's figures are deterministic for the pinned matplotlib (its own FreeType, no

@@ -1,5 +1,7 @@
-"""Tests of the functions added for chapter 4 (auto-encoder): plateau distances and the
-flatness of a rise on a log-time axis."""
+"""Tests of the functions added for chapter 4 (auto-encoder).
+
+Plateau distances and the flatness of a rise on a log-time axis.
+"""
 
 import numpy as np
 import pytest
@@ -16,7 +18,9 @@ def test_plateau_distance_is_the_trace_norm_distance_to_the_plateau():
     for k in range(5):
         Wk = metrics.modes_to_map(U, U, (np.arange(4) < k).astype(float))
         W = metrics.modes_to_map(U, U, w)
-        assert metrics.plateau_distance(w, 1.0, k) == pytest.approx(metrics.trace_norm(W - Wk), rel=1e-12)
+        assert metrics.plateau_distance(w, 1.0, k) == pytest.approx(
+            metrics.trace_norm(W - Wk), rel=1e-12
+        )
 
 
 def test_plateau_distance_broadcasts_and_validates():
@@ -34,13 +38,17 @@ def test_plateau_distance_bound_holds_along_the_mode_map():
     for k in range(5):
         bound = theory.plateau_trace_distance_bound(t, LAM, LAM, w0, eta, k)
         assert bound.shape == (steps + 1,)
-        assert np.all(metrics.plateau_distance(w, 1.0, k) <= bound + 1e-14)  # rounding at saturation
+        assert np.all(
+            metrics.plateau_distance(w, 1.0, k) <= bound + 1e-14
+        )  # rounding at saturation
 
 
 def test_flat_fraction_staircase_against_smooth_rise():
     t = np.geomspace(1, 1e4, 4000)
     smooth = np.log(t)
-    stairs = np.sum(1 / (1 + np.exp(-30 * (np.log(t)[:, None] - np.log([10, 100, 1000])))), axis=1)
+    stairs = np.sum(
+        1 / (1 + np.exp(-30 * (np.log(t)[:, None] - np.log([10, 100, 1000])))), axis=1
+    )
     assert metrics.flat_fraction(t, smooth, 0.5, 8.0) == 0.0
     assert 0.3 < metrics.flat_fraction(t, stairs, 0.5, 2.5) < 1.0
 

@@ -1,8 +1,10 @@
-"""How the build executes the chapters: two at a time into a cache that is refilled when lib
-changes, failures fail the build, and kernels are encrypted so ipykernel does not warn."""
+"""How the build executes the chapters.
+
+Two at a time into a cache that is refilled when lib changes, failures fail the build,
+and kernels are encrypted so ipykernel does not warn.
+"""
 
 import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -15,7 +17,9 @@ from tools.book import ROOT
 
 def test_the_fingerprint_follows_lib_sources(tmp_path):
     lib_copy = tmp_path / "lib"
-    shutil.copytree(ROOT / "lib", lib_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "lib", lib_copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
     before = parallel.fingerprint(lib_copy)
     assert parallel.fingerprint(lib_copy) == before  # the same sources, the same print
     target = lib_copy / "theory.py"
@@ -39,14 +43,21 @@ def _env(tmp_path, sources):
     paths = {}
     for name, code in sources.items():
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         paths[name] = tmp_path / f"{name}.ipynb"
         nbformat.write(nb, paths[name])
-    config = SimpleNamespace(execution_mode="cache", execution_in_temp=False,
-                             execution_cache_path=str(tmp_path / "cache"),
-                             execution_timeout=60, execution_allow_errors=False,
-                             execution_raise_on_error=True)
+    config = SimpleNamespace(
+        execution_mode="cache",
+        execution_in_temp=False,
+        execution_cache_path=str(tmp_path / "cache"),
+        execution_timeout=60,
+        execution_allow_errors=False,
+        execution_raise_on_error=True,
+    )
     return SimpleNamespace(mystnb_config=config, doc2path=lambda d: str(paths[d]))
 
 
@@ -54,7 +65,9 @@ def test_executed_notebooks_are_cached_and_a_failure_fails_the_build(tmp_path):
     from jupyter_cache import get_cache
 
     env = _env(tmp_path, {"good": "print(6 * 7)", "bad": "1 / 0"})
-    with pytest.raises(ExtensionError, match=r"bad\.ipynb failed(.|\n)*ZeroDivisionError"):
+    with pytest.raises(
+        ExtensionError, match=r"bad\.ipynb failed(.|\n)*ZeroDivisionError"
+    ):
         parallel.execute_uncached(None, env, ["good", "bad"])
     cache = get_cache(env.mystnb_config.execution_cache_path)
     good = nbformat.read(env.doc2path("good"), as_version=4)
@@ -65,8 +78,10 @@ def test_executed_notebooks_are_cached_and_a_failure_fails_the_build(tmp_path):
 
 
 @pytest.mark.parametrize("policy, warned", [("disabled", True), ("auto", False)])
-def test_encrypted_kernels_do_not_warn_about_plain_tcp(policy, warned, capfd, monkeypatch):
-    """With jupyter_client's default policy ipykernel warns; with the book's it does not."""
+def test_encrypted_kernels_do_not_warn_about_plain_tcp(
+    policy, warned, capfd, monkeypatch
+):
+    """With jupyter_client's default policy ipykernel warns; with the book's, not."""
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 

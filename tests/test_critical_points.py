@@ -1,5 +1,8 @@
-"""Critical points of two-layer regression, prediction-space distances, one-layer descent
-in closed form, and descent on a batch of problems (chapter 9, real regression)."""
+"""Tests for chapter 9 (real regression).
+
+Critical points of two-layer regression, prediction-space distances, one-layer descent
+in closed form, and descent on a batch of problems.
+"""
 
 import itertools
 
@@ -23,7 +26,9 @@ def all_subsets(m):
 
 
 @pytest.mark.parametrize("zero_column", [False, True])
-def test_every_critical_point_has_zero_factor_gradients_and_the_predicted_loss(zero_column):
+def test_every_critical_point_has_zero_factor_gradients_and_the_predicted_loss(
+    zero_column,
+):
     X, Y = data(zero_column=zero_column)
     Sxx, Sxy = problems.moments(X, Y)
     wr = theory.whitened_regression(Sxx, Sxy)
@@ -66,11 +71,15 @@ def test_nearest_critical_point_matches_brute_force(zero_column):
     X, Y = data(3, zero_column=zero_column)
     Sxx, Sxy = problems.moments(X, Y)
     rng = np.random.default_rng(4)
-    W = np.linalg.pinv(Sxx) @ Sxy * rng.uniform(0, 1.2, size=(30, 1, 1)) + 0.05 * rng.standard_normal((30, 5, 4))
+    W = np.linalg.pinv(Sxx) @ Sxy * rng.uniform(
+        0, 1.2, size=(30, 1, 1)
+    ) + 0.05 * rng.standard_normal((30, 5, 4))
     members, dist, _ = theory.nearest_critical_point(Sxx, Sxy, W)
     subsets = all_subsets(theory.whitened_regression(Sxx, Sxy)["s"].size)
     Ws = theory.critical_points_two_layer(Sxx, Sxy, subsets)
-    brute = np.sqrt(np.sum((Sxx @ (W[:, None] - Ws)) * (W[:, None] - Ws), axis=(-2, -1)))
+    brute = np.sqrt(
+        np.sum((Sxx @ (W[:, None] - Ws)) * (W[:, None] - Ws), axis=(-2, -1))
+    )
     assert np.allclose(dist, brute.min(axis=1), atol=1e-10)
     best = [set(subsets[j]) for j in brute.argmin(axis=1)]
     assert [set(np.flatnonzero(mk)) for mk in members] == best
@@ -92,11 +101,17 @@ def test_one_layer_descent_closed_form_matches_iterating():
     X, Y = data(6, zero_column=True)
     Sxx, Sxy = problems.moments(X, Y)
     W0 = np.random.default_rng(7).standard_normal((5, 4)) * 0.1
-    eta = 1.9 / np.linalg.eigvalsh(Sxx).max()  # oscillating directions: signs must be exact
+    eta = (
+        1.9 / np.linalg.eigvalsh(Sxx).max()
+    )  # oscillating directions: signs must be exact
     iters, W = dynamics.gradient_descent_moments(Sxx, Sxy, [W0], eta, 300, every=7)
-    assert np.allclose(dynamics.one_layer_descent(Sxx, Sxy, W0, eta, iters), W, atol=1e-12)
+    assert np.allclose(
+        dynamics.one_layer_descent(Sxx, Sxy, W0, eta, iters), W, atol=1e-12
+    )
     with pytest.raises(ValueError, match="eta"):
-        dynamics.one_layer_descent(Sxx, Sxy, W0, 2.1 / np.linalg.eigvalsh(Sxx).max(), iters)
+        dynamics.one_layer_descent(
+            Sxx, Sxy, W0, 2.1 / np.linalg.eigvalsh(Sxx).max(), iters
+        )
 
 
 def test_descent_on_a_batch_of_problems_matches_one_at_a_time():
@@ -107,7 +122,9 @@ def test_descent_on_a_batch_of_problems_matches_one_at_a_time():
     eta = np.array([0.05, 0.04, 0.03])
     _, W = dynamics.gradient_descent_moments(Sxx, Sxy, start, eta, 200, every=50)
     for b in range(3):
-        _, Wb = dynamics.gradient_descent_moments(Sxx[b], Sxy[b], start, eta[b], 200, every=50)
+        _, Wb = dynamics.gradient_descent_moments(
+            Sxx[b], Sxy[b], start, eta[b], 200, every=50
+        )
         assert np.allclose(W[:, b], Wb, atol=1e-13)
 
 
@@ -128,8 +145,12 @@ def test_bad_inputs_raise_naming_the_argument():
 
 def test_planted_low_rank_has_the_stated_rank_covariance_and_noise():
     cov = np.geomspace(1.0, 0.05, 6)
-    X, Y, W_star, C = problems.planted_low_rank(200000, 6, 5, 2, 0.5, cov, strengths=[2.0, 1.0], seed=1)
-    assert np.allclose(np.linalg.svd(W_star, compute_uv=False)[:3], [2.0, 1.0, 0.0], atol=1e-12)
+    X, Y, W_star, C = problems.planted_low_rank(
+        200000, 6, 5, 2, 0.5, cov, strengths=[2.0, 1.0], seed=1
+    )
+    assert np.allclose(
+        np.linalg.svd(W_star, compute_uv=False)[:3], [2.0, 1.0, 0.0], atol=1e-12
+    )
     assert np.allclose(np.linalg.eigvalsh(C), np.sort(cov))
     Sxx, _ = problems.moments(X, Y)
     assert np.abs(Sxx - C).max() < 0.02
@@ -152,8 +173,9 @@ def test_sharpness_bound_is_above_the_sharpness(seed):
     bound = stability.sharpness_bound_two_layer(Sxx, Sxy)
     assert sharp <= bound * (1 + 1e-9)
     assert bound < 2.5 * sharp  # and not vacuous
-    batched = stability.sharpness_bound_two_layer(np.stack([Sxx, Sxx]),
-                                                  np.stack([Sxy, Sxy]))
+    batched = stability.sharpness_bound_two_layer(
+        np.stack([Sxx, Sxx]), np.stack([Sxy, Sxy])
+    )
     assert np.allclose(batched, bound)
 
 
@@ -164,7 +186,10 @@ def test_one_layer_descent_takes_one_step_size_per_problem():
     iters = np.array([0, 3, 40])
     W = dynamics.one_layer_descent(Sxx, Sxy, np.zeros((5, 4)), eta, iters)
     for b in range(2):
-        assert np.allclose(W[:, b], dynamics.one_layer_descent(Sxx[b], Sxy[b], np.zeros((5, 4)), eta[b], iters))
+        assert np.allclose(
+            W[:, b],
+            dynamics.one_layer_descent(Sxx[b], Sxy[b], np.zeros((5, 4)), eta[b], iters),
+        )
 
 
 def test_critical_point_distances_match_the_direct_computation():
@@ -173,14 +198,21 @@ def test_critical_point_distances_match_the_direct_computation():
     subsets = [(), (0,), (1, 2), (0, 1, 2, 3)]
     W = np.random.default_rng(9).standard_normal((7, 5, 4))
     Ws = theory.critical_points_two_layer(Sxx, Sxy, subsets)
-    direct = np.stack([metrics.prediction_distance(Sxx, W, Wi) * np.sqrt(np.sum((Sxx @ Wi) * Wi))
-                       if i else np.sqrt(np.sum((Sxx @ W) * W, axis=(-2, -1))) for i, Wi in enumerate(Ws)], -1)
-    assert np.allclose(theory.critical_point_distances(Sxx, Sxy, W, subsets), direct, atol=1e-10)
+    direct = np.stack(
+        [
+            metrics.prediction_distance(Sxx, W, Wi) * np.sqrt(np.sum((Sxx @ Wi) * Wi))
+            if i
+            else np.sqrt(np.sum((Sxx @ W) * W, axis=(-2, -1)))
+            for i, Wi in enumerate(Ws)
+        ],
+        -1,
+    )
+    assert np.allclose(
+        theory.critical_point_distances(Sxx, Sxy, W, subsets), direct, atol=1e-10
+    )
 
 
 def test_mean_se_prints_mean_and_standard_error():
-    from lib import report
-
     assert report.mean_se([1.0, 2.0, 3.0]) == "2 ± 0.6"
     with pytest.raises(ValueError, match="x"):
         report.mean_se([1.0])

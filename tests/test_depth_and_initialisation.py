@@ -1,5 +1,8 @@
-"""Tests of the functions added for chapters 7 and 8 (escape constant, depth threshold,
-perturbation growth and measured stability threshold, naive effective strengths)."""
+"""Tests of the functions added for chapters 7 and 8.
+
+Escape constant, depth threshold, perturbation growth and measured stability threshold,
+naive effective strengths).
+"""
 
 import numpy as np
 import pytest
@@ -15,13 +18,21 @@ def test_escape_time_constant_matches_quadrature(depth, sigma, lam):
         t_half = theory.half_way_time_any_depth(sigma, lam, w0, depth)[0]
         rest = t_half - theory.escape_time(sigma, w0, depth) - C
         # the remainder is -lam w0^(2/L) / (2 sigma^2) (1 + O(w0))
-        assert rest == pytest.approx(-lam * w0 ** (2 / depth) / (2 * sigma**2), rel=1e-3)
+        assert rest == pytest.approx(
+            -lam * w0 ** (2 / depth) / (2 * sigma**2), rel=1e-3
+        )
 
 
 def test_escape_time_constant_known_values_and_errors():
     assert theory.escape_time_constant(2.0, 1.0, 3) == pytest.approx(-0.33742, abs=1e-5)
-    assert theory.escape_time_constant(2.0, 1.0, 4) == pytest.approx(-0.094194, abs=1e-6)
-    assert theory.escape_time_constant(1.0, 1.0, 5) < 0 < theory.escape_time_constant(1.0, 1.0, 6)
+    assert theory.escape_time_constant(2.0, 1.0, 4) == pytest.approx(
+        -0.094194, abs=1e-6
+    )
+    assert (
+        theory.escape_time_constant(1.0, 1.0, 5)
+        < 0
+        < theory.escape_time_constant(1.0, 1.0, 6)
+    )
     with pytest.raises(ValueError, match="depth"):
         theory.escape_time_constant(1.0, 1.0, 2)
     with pytest.raises(ValueError, match="lam"):
@@ -82,9 +93,18 @@ def test_naive_effective_strengths_are_row_norms():
 
 
 def test_plateau_lengths_counts_each_plateau():
-    from lib import metrics
-    f = np.array([[0, 0, 0], [0.95, 0.05, 0], [0.95, 0.05, 0.0], [1, 0.5, 0], [1, 0.92, 0.1],
-                  [1, 1, 0.5], [1, 1, 1]], float)
+    f = np.array(
+        [
+            [0, 0, 0],
+            [0.95, 0.05, 0],
+            [0.95, 0.05, 0.0],
+            [1, 0.5, 0],
+            [1, 0.92, 0.1],
+            [1, 1, 0.5],
+            [1, 1, 1],
+        ],
+        float,
+    )
     np.testing.assert_array_equal(metrics.plateau_lengths(f), [2, 1])
     together = f.copy()
     together[:, 2] = together[:, 1]  # modes 2 and 3 learned at once: no plateau 2

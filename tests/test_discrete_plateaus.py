@@ -16,7 +16,12 @@ def test_plateau_times_balance_the_two_rates():
 
 
 def test_plateau_distance_bounds_sandwich_the_mode_map():
-    sigma, lam, eta, delta = np.array([1.0, 0.6, 0.35]), np.array([1.5, 1.0, 0.4]), 0.4, 10.0
+    sigma, lam, eta, delta = (
+        np.array([1.0, 0.6, 0.35]),
+        np.array([1.5, 1.0, 0.4]),
+        0.4,
+        10.0,
+    )
     w0 = np.exp(-2 * delta)
     steps = 300
     w = dynamics.discrete_modes(sigma, lam, w0, eta, steps)
@@ -35,15 +40,18 @@ def test_plateau_functions_reject_bad_input():
     with pytest.raises(ValueError, match="sigma"):
         theory.discrete_plateau_times([0.5, 1.0], 0.1)
     with pytest.raises(ValueError, match="k"):
-        theory.plateau_frobenius_distance_bounds(1, [1.0, 0.5], [1.0, 1.0], 1e-3, 0.1,
-                                                 3)
+        theory.plateau_frobenius_distance_bounds(
+            1, [1.0, 0.5], [1.0, 1.0], 1e-3, 0.1, 3
+        )
 
 
 def test_mode_map_matches_the_mode_iteration_and_its_slope():
     from fractions import Fraction
 
     h, x = 0.3, np.linspace(0.01, 2.0, 50)
-    w = dynamics.discrete_modes(2.0, 4.0, x * 2.0 / 4.0, h / 2.0, 1)[1]  # sigma 2, lam 4
+    w = dynamics.discrete_modes(2.0, 4.0, x * 2.0 / 4.0, h / 2.0, 1)[
+        1
+    ]  # sigma 2, lam 4
     assert np.allclose(stability.mode_map(x, h), 4.0 * w / 2.0, rtol=1e-13)
     step = 1e-6
     g = stability.mode_map

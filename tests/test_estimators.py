@@ -1,14 +1,16 @@
-"""Tests of lib.estimators: closed forms, optimality conditions, duality gaps, bad input."""
+"""Tests of lib.estimators.
+
+Closed forms, optimality conditions, duality gaps, bad input.
+"""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _problems import LAM_REORDERED, SIGMA
-
 from lib import dynamics, estimators, metrics, problems, theory
 
+from _problems import LAM_REORDERED, SIGMA
 
 
 def _general(seed, n=30, p=7, d=5, rank_deficient=False):
@@ -50,7 +52,9 @@ def test_nuclear_norm_closed_form_matches_fista_under_the_decomposition(mu):
     _check_optimality(X, Y, W_closed, mu, 1e-9)
 
 
-@pytest.mark.parametrize("seed,deficient", [(0, False), (1, False), (2, True), (3, True)])
+@pytest.mark.parametrize(
+    "seed,deficient", [(0, False), (1, False), (2, True), (3, True)]
+)
 def test_nuclear_norm_fista_satisfies_optimality_and_gap(seed, deficient):
     X, Y = _general(seed, rank_deficient=deficient)
     Sxx, Sxy, syy = _moments3(X, Y)
@@ -65,15 +69,21 @@ def test_nuclear_norm_fista_satisfies_optimality_and_gap(seed, deficient):
         rng = np.random.default_rng(seed)
         for _ in range(5):
             Wp = W + 1e-3 * rng.standard_normal(W.shape)
-            assert estimators.nuclear_norm_gap(Sxx, Sxy, syy, Wp, mu)[1] >= primal - 1e-12
+            assert (
+                estimators.nuclear_norm_gap(Sxx, Sxy, syy, Wp, mu)[1] >= primal - 1e-12
+            )
 
 
 def test_nuclear_norm_large_mu_gives_zero_and_mu_zero_least_squares():
     X, Y = _general(5)
     Sxy = problems.moments(X, Y)[1]
     mu = 1.01 * np.linalg.norm(Sxy, 2)
-    np.testing.assert_allclose(estimators.nuclear_norm_regression(X, Y, mu, method="fista"), 0, atol=1e-12)
-    np.testing.assert_allclose(estimators.nuclear_norm_regression(X, Y, 0.0), estimators.least_squares(X, Y))
+    np.testing.assert_allclose(
+        estimators.nuclear_norm_regression(X, Y, mu, method="fista"), 0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        estimators.nuclear_norm_regression(X, Y, 0.0), estimators.least_squares(X, Y)
+    )
 
 
 def test_nuclear_norm_path_matches_independent_solves_and_raises_when_stopped_early():
@@ -81,7 +91,9 @@ def test_nuclear_norm_path_matches_independent_solves_and_raises_when_stopped_ea
     mus = np.array([0.05, 1.0, 0.3])
     path = estimators.nuclear_norm_path(X, Y, mus, tol=1e-12)
     for j, mu in enumerate(mus):
-        np.testing.assert_allclose(path[j], estimators.nuclear_norm_regression(X, Y, mu, tol=1e-12), atol=1e-5)
+        np.testing.assert_allclose(
+            path[j], estimators.nuclear_norm_regression(X, Y, mu, tol=1e-12), atol=1e-5
+        )
     with pytest.raises(ValueError, match="duality gap"):
         estimators.nuclear_norm_regression(X, Y, 0.05, tol=1e-14, max_iter=3)
 
@@ -94,7 +106,9 @@ def test_nuclear_norm_moments_batched_equals_one_by_one():
     mu = np.array([0.1, 0.5, 1.0])
     W, gap = estimators.nuclear_norm_moments(Sxx, Sxy, syy, mu, tol=1e-12)
     for b in range(3):
-        Wb, _ = estimators.nuclear_norm_moments(Sxx[b], Sxy[b], syy[b], mu[b], tol=1e-12)
+        Wb, _ = estimators.nuclear_norm_moments(
+            Sxx[b], Sxy[b], syy[b], mu[b], tol=1e-12
+        )
         np.testing.assert_allclose(W[b], Wb, atol=1e-5)
 
 
@@ -107,7 +121,9 @@ def test_nuclear_norm_random_cases_certified(seed, frac):
     Y = rng.standard_normal((n, d))
     Sxx, Sxy, syy = _moments3(X, Y)
     mu = frac * max(np.linalg.norm(Sxy, 2), 1e-3)
-    W = estimators.nuclear_norm_regression(X, Y, mu, method="fista", tol=1e-11, max_iter=200000)
+    W = estimators.nuclear_norm_regression(
+        X, Y, mu, method="fista", tol=1e-11, max_iter=200000
+    )
     gap, _ = estimators.nuclear_norm_gap(Sxx, Sxy, syy, W, mu)
     assert gap <= 1e-11 * syy / 2 * 1.0001
 
@@ -119,8 +135,14 @@ def test_ridge_normal_equations_path_and_alpha_zero():
         alphas = np.array([1e-3, 0.1, 10.0])
         W = estimators.ridge_regression(X, Y, alphas)
         for a, Wa in zip(alphas, W):
-            np.testing.assert_allclose((Sxx + a * np.eye(len(Sxx))) @ Wa, Sxy, atol=1e-10)
-        np.testing.assert_allclose(estimators.ridge_regression(X, Y, 0.0), estimators.least_squares(X, Y), atol=1e-10)
+            np.testing.assert_allclose(
+                (Sxx + a * np.eye(len(Sxx))) @ Wa, Sxy, atol=1e-10
+            )
+        np.testing.assert_allclose(
+            estimators.ridge_regression(X, Y, 0.0),
+            estimators.least_squares(X, Y),
+            atol=1e-10,
+        )
 
 
 def test_least_squares_is_minimum_norm_for_rank_deficient_X():
@@ -128,7 +150,7 @@ def test_least_squares_is_minimum_norm_for_rank_deficient_X():
     W = estimators.least_squares(X, Y)
     Sxx, Sxy = problems.moments(X, Y)
     np.testing.assert_allclose(Sxx @ W, Sxy, atol=1e-10)
-    null = np.linalg.svd(X)[2][np.linalg.matrix_rank(X):]
+    null = np.linalg.svd(X)[2][np.linalg.matrix_rank(X) :]
     np.testing.assert_allclose(null @ W, 0, atol=1e-10)
 
 
@@ -140,9 +162,13 @@ def test_early_stopped_regression_matches_one_layer_descent_and_flow():
     X, Y = _general(9)
     eta = 0.9 / np.linalg.eigvalsh(problems.moments(X, Y)[0]).max()
     _, W = dynamics.gradient_descent(X, Y, [np.zeros((7, 5))], eta, 40)
-    np.testing.assert_allclose(estimators.early_stopped_regression(X, Y, np.arange(41), eta), W, atol=1e-12)
+    np.testing.assert_allclose(
+        estimators.early_stopped_regression(X, Y, np.arange(41), eta), W, atol=1e-12
+    )
     Wf = dynamics.gradient_flow(X, Y, [np.zeros((7, 5))], np.array([0.5, 3.0]))
-    np.testing.assert_allclose(estimators.early_stopped_regression(X, Y, np.array([0.5, 3.0])), Wf, atol=1e-8)
+    np.testing.assert_allclose(
+        estimators.early_stopped_regression(X, Y, np.array([0.5, 3.0])), Wf, atol=1e-8
+    )
 
 
 def test_spectral_risk_matches_monte_carlo():
@@ -156,7 +182,9 @@ def test_spectral_risk_matches_monte_carlo():
     for _ in range(4000):
         Y = X @ W_star + noise * rng.standard_normal((n, d))
         draws.append(np.sum((estimators.ridge_regression(X, Y, alpha) - W_star) ** 2))
-    exact = estimators.spectral_risk(Sxx, W_star, noise, n, lambda lam: estimators.ridge_filter(lam, alpha))
+    exact = estimators.spectral_risk(
+        Sxx, W_star, noise, n, lambda lam: estimators.ridge_filter(lam, alpha)
+    )
     assert abs(np.mean(draws) - exact) < 4 * np.std(draws) / np.sqrt(len(draws))
 
 
@@ -165,7 +193,13 @@ def test_schatten_threshold_and_solution_against_grid():
     for L in (2, 3, 4, 6):
         for sigma, lam in ((2.0, 1.0), (1.5, 0.5), (0.7, 2.0)):
             mu_star = estimators.schatten_mode_threshold(sigma, lam, L)
-            for mu in (0.3 * mu_star, 0.9 * mu_star, 0.99 * mu_star, 1.01 * mu_star, 2 * mu_star):
+            for mu in (
+                0.3 * mu_star,
+                0.9 * mu_star,
+                0.99 * mu_star,
+                1.01 * mu_star,
+                2 * mu_star,
+            ):
                 g = 0.5 * lam * w**2 - sigma * w + mu * w ** (2 / L)
                 w_grid = w[np.argmin(g)]
                 w_fun = float(estimators.schatten_mode_solution(sigma, lam, mu, L)[0])
@@ -179,10 +213,11 @@ def test_refit_on_support_under_the_decomposition_is_the_sequential_limit():
     A = problems.measure_assumption(X, Y)
     for k, mu in ((1, 2.5), (2, 1.5), (3, 0.8)):
         W = estimators.nuclear_norm_regression(X, Y, mu)
-        np.testing.assert_allclose(estimators.refit_on_support(X, Y, W),
-                                   theory.sequential_limit(A.U, A.V, SIGMA,
-                                                           LAM_REORDERED, k),
-                                   atol=1e-10)
+        np.testing.assert_allclose(
+            estimators.refit_on_support(X, Y, W),
+            theory.sequential_limit(A.U, A.V, SIGMA, LAM_REORDERED, k),
+            atol=1e-10,
+        )
 
 
 @pytest.mark.parametrize(
@@ -190,19 +225,72 @@ def test_refit_on_support_under_the_decomposition_is_the_sequential_limit():
     [
         (lambda: estimators.least_squares(np.ones((3, 2)), np.ones((4, 2))), "X and Y"),
         (lambda: estimators.least_squares(np.ones(3), np.ones((3, 2))), "X"),
-        (lambda: estimators.nuclear_norm_regression(np.ones((3, 2)), np.ones((3, 2)), -1.0), "mu"),
-        (lambda: estimators.nuclear_norm_regression(np.ones((3, 2)), np.ones((3, 2)), 1.0, method="x"), "method"),
-        (lambda: estimators.nuclear_norm_regression(*_general(0), 0.1, method="closed"), "closed"),
-        (lambda: estimators.nuclear_norm_regression(np.ones((3, 2)), np.ones((3, 2)), 0.1, tol=0), "tol"),
-        (lambda: estimators.nuclear_norm_path(np.ones((3, 2)), np.ones((3, 2)), np.ones((2, 2))), "mus"),
-        (lambda: estimators.nuclear_norm_moments(np.eye(2), np.ones((3, 2)), 1.0, 0.1), "Sxx"),
-        (lambda: estimators.ridge_regression(np.ones((3, 2)), np.ones((3, 2)), -0.1), "alpha"),
-        (lambda: estimators.ridge_regression(np.ones((3, 2)), np.full((3, 2), np.nan), 0.1), "Y"),
-        (lambda: estimators.reduced_rank_regression(np.ones((5, 3)), np.ones((5, 2)), 3), "k"),
+        (
+            lambda: estimators.nuclear_norm_regression(
+                np.ones((3, 2)), np.ones((3, 2)), -1.0
+            ),
+            "mu",
+        ),
+        (
+            lambda: estimators.nuclear_norm_regression(
+                np.ones((3, 2)), np.ones((3, 2)), 1.0, method="x"
+            ),
+            "method",
+        ),
+        (
+            lambda: estimators.nuclear_norm_regression(
+                *_general(0), 0.1, method="closed"
+            ),
+            "closed",
+        ),
+        (
+            lambda: estimators.nuclear_norm_regression(
+                np.ones((3, 2)), np.ones((3, 2)), 0.1, tol=0
+            ),
+            "tol",
+        ),
+        (
+            lambda: estimators.nuclear_norm_path(
+                np.ones((3, 2)), np.ones((3, 2)), np.ones((2, 2))
+            ),
+            "mus",
+        ),
+        (
+            lambda: estimators.nuclear_norm_moments(
+                np.eye(2), np.ones((3, 2)), 1.0, 0.1
+            ),
+            "Sxx",
+        ),
+        (
+            lambda: estimators.ridge_regression(np.ones((3, 2)), np.ones((3, 2)), -0.1),
+            "alpha",
+        ),
+        (
+            lambda: estimators.ridge_regression(
+                np.ones((3, 2)), np.full((3, 2), np.nan), 0.1
+            ),
+            "Y",
+        ),
+        (
+            lambda: estimators.reduced_rank_regression(
+                np.ones((5, 3)), np.ones((5, 2)), 3
+            ),
+            "k",
+        ),
         (lambda: estimators.descent_filter(np.array([1.0, 3.0]), 2, eta=1.0), "eta"),
         (lambda: estimators.schatten_mode_threshold(1.0, 1.0, 1), "depth"),
-        (lambda: estimators.spectral_risk(np.eye(2), np.ones((3, 1)), 1.0, 5, lambda lam: lam), "W_star"),
-        (lambda: estimators.refit_on_support(np.ones((3, 2)), np.ones((3, 2)), np.ones((2, 3))), "W"),
+        (
+            lambda: estimators.spectral_risk(
+                np.eye(2), np.ones((3, 1)), 1.0, 5, lambda lam: lam
+            ),
+            "W_star",
+        ),
+        (
+            lambda: estimators.refit_on_support(
+                np.ones((3, 2)), np.ones((3, 2)), np.ones((2, 3))
+            ),
+            "W",
+        ),
     ],
 )
 def test_bad_inputs_raise_naming_the_argument(call, name):
@@ -219,7 +307,9 @@ def test_digits_halves_reproduces_the_real_data_chapter():
     train = images[order[:1000]]
     mean = train.mean(axis=0)
     np.testing.assert_array_equal(sets["train"][0], train[:, :32] - mean[:32])
-    np.testing.assert_array_equal(sets["test"][1], images[order[1400:]][:, 32:] - mean[32:])
+    np.testing.assert_array_equal(
+        sets["test"][1], images[order[1400:]][:, 32:] - mean[32:]
+    )
     with pytest.raises(ValueError, match="n_train"):
         problems.digits_halves(n_train=1500, n_validation=400)
 

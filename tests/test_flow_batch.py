@@ -28,8 +28,11 @@ def test_batch_equals_single_runs_at_their_own_speed(aligned):
 
 @pytest.mark.parametrize("delta", [2.0, 30.0])
 def test_tiny_start_keeps_relative_accuracy(aligned, delta):
-    """A start of size e^{-delta} far below any fixed absolute tolerance still follows the
-    closed form (orthogonal Q) to the solver's relative accuracy."""
+    """A start far below any fixed absolute tolerance follows the closed form.
+
+    A start of size e^{-delta} still follows the closed form (orthogonal Q) to the
+    solver's relative accuracy.
+    """
     X, Y, A, sigma, lam = (aligned[key] for key in ("X", "Y", "A", "sigma", "lam"))
     w0 = np.full(4, np.exp(-2 * delta))
     start = problems.aligned_start(A.U, A.V, w0, width=5, seed=3)

@@ -3,9 +3,10 @@
 The test starts JupyterLab on 127.0.0.1 with a random token, on a temporary copy of one
 chapter that has an interactive figure, opens it in Debian's Chromium (Playwright), runs
 every cell, and checks what a reader would see: no cell shows an error, no math shows an
-undefined macro (the macros come from the notebook's first cell, `tools.notebook_macros`),
-and the live slider of the interactive figure, moved to a value that was not precomputed,
-recomputes the figure. The server is stopped whatever happens.
+undefined macro (the macros come from the notebook's first cell,
+`tools.notebook_macros`), and the live slider of the interactive figure, moved to a
+value that was not precomputed, recomputes the figure. The server is stopped whatever
+happens.
 """
 
 from __future__ import annotations
@@ -23,21 +24,20 @@ import pytest
 
 from tools.book import ROOT, toc_notebooks
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from _chromium import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+
 # JupyterLab settings for an unattended run: no news pop-up over the cells, and every
 # cell kept in the DOM (the default windowing renders only what is on screen).
 SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false"
+    },
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "windowingMode": "none"
+    },
 }
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="no Chromium at /usr/bin/chromium: install Debian's 'chromium' (as .ci/run does)"),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 def chapter_with_live_figure() -> Path:
@@ -56,12 +56,20 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab serving a copy of one chapter; yields (base url, token, notebook name)."""
-    pytest.importorskip("jupyterlab", reason="JupyterLab is not installed: pip install -r requirements.txt")
+    """JupyterLab serving a copy of one chapter.
+
+    Yields (base url, token, notebook name, server log).
+    """
+    pytest.importorskip(
+        "jupyterlab",
+        reason="JupyterLab is not installed: pip install -r requirements.txt",
+    )
     root = tmp_path_factory.mktemp("lab")
     chapter = chapter_with_live_figure()
     (root / "chapters").mkdir()
-    shutil.copy(chapter, root / "chapters" / chapter.name)  # the reader's edits stay here
+    shutil.copy(
+        chapter, root / "chapters" / chapter.name
+    )  # the reader's edits stay here
     settings = root / "settings"
     for name, value in SETTINGS.items():
         plugin, file = name.rsplit("/", 1)
@@ -70,14 +78,28 @@ def lab(tmp_path_factory):
     port, token = free_port(), secrets.token_hex(16)
     log = (root / "server.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-         "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-         f"--LabApp.workspaces_dir={root / 'workspaces'}",
-         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run all cells
-         # as the README says: kernels get CurveZMQ keys (no plain-TCP warning)
-         "--KernelManager.transport_encryption=auto"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={root / 'workspaces'}",
+            # window.jupyterapp, to run all cells
+            "--LabApp.expose_app_in_browser=True",
+            # as the README says: kernels get CurveZMQ keys (no plain-TCP warning)
+            "--KernelManager.transport_encryption=auto",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -86,7 +108,10 @@ def lab(tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start:\n{(root / 'server.log').read_text()[-3000:]}")
+                    pytest.fail(
+                        "JupyterLab did not start:\n"
+                        f"{(root / 'server.log').read_text()[-3000:]}"
+                    )
                 time.sleep(0.3)
         yield f"http://127.0.0.1:{port}", token, chapter.name, root / "server.log"
     finally:
@@ -105,28 +130,42 @@ RUN_FINISHED = """() => {
     return cells.length > 0 && cells.every(c => c.model.executionCount !== null
         && !c.promptNode.textContent.includes('*'));
 }"""
-VISIBLE_IMAGE = "(fig) => [...fig.querySelectorAll('img')].filter(i => i.offsetParent !== null).map(i => i.src)"
+VISIBLE_IMAGE = """(fig) => [...fig.querySelectorAll('img')]
+    .filter(i => i.offsetParent !== null).map(i => i.src)"""
 
 
 def test_a_chapter_reruns_in_jupyterlab_with_a_live_figure(lab):
     sync_api = pytest.importorskip("playwright.sync_api")
     base, token, name, server_log = lab
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base}/lab/tree/chapters/{name}?reset&token={token}")
-            page.wait_for_function("""() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            page.wait_for_function(
+                """() => { const w = window.jupyterapp
+                                     && window.jupyterapp.shell.currentWidget;
                 return !!(w && w.sessionContext && w.sessionContext.session
-                          && w.sessionContext.session.kernel); }""", timeout=90_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                          && w.sessionContext.session.kernel); }""",
+                timeout=90_000,
+            )
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
+            )
             page.wait_for_function(RUN_FINISHED, timeout=300_000, polling=500)
             page.screenshot(path=str(screenshot_dir() / "jupyterlab_after_run_all.png"))
 
-            errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
-            assert errors.count() == 0, f"a cell shows an error: {errors.first.inner_text()[:500]}"
+            errors = page.locator(
+                '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+            )
+            assert errors.count() == 0, (
+                f"a cell shows an error: {errors.first.inner_text()[:500]}"
+            )
             bad_math = page.evaluate("""() => [...document.querySelectorAll('[title]')]
-                .map(e => e.title).filter(t => /Undefined control sequence|ParseError/.test(t))""")
+                .map(e => e.title)
+                .filter(t => /Undefined control sequence|ParseError/.test(t))""")
             assert not bad_math, f"math JupyterLab cannot typeset: {bad_math[:5]}"
 
             figure = page.locator(".interactive-figure").first
@@ -137,20 +176,30 @@ def test_a_chapter_reruns_in_jupyterlab_with_a_live_figure(lab):
             readouts = figure.locator(".widget-readout")
             precomputed = readouts.first.inner_text()
             live_readout = readouts.nth(1)
-            target = f"{float(live_readout.inner_text()) * 1.37:.3g}"  # not a precomputed frame
+            # a value that is not a precomputed frame
+            target = f"{float(live_readout.inner_text()) * 1.37:.3g}"
             live_readout.click()
             page.keyboard.press("Control+A")
             page.keyboard.type(target)
             page.keyboard.press("Enter")
-            page.wait_for_function("(el) => el.textContent.includes('recomputed')",
-                                   arg=status.element_handle(), timeout=60_000)
+            page.wait_for_function(
+                "(el) => el.textContent.includes('recomputed')",
+                arg=status.element_handle(),
+                timeout=60_000,
+            )
             after = figure.evaluate(VISIBLE_IMAGE)
             page.screenshot(path=str(screenshot_dir() / "jupyterlab_live_slider.png"))
-            assert len(after) == 1 and after != before, "the live slider did not change the figure"
-            assert readouts.first.inner_text() == precomputed  # the static slider did not move
+            assert len(after) == 1 and after != before, (
+                "the live slider did not change the figure"
+            )
+            assert (
+                readouts.first.inner_text() == precomputed
+            )  # the static slider did not move
             assert target in status.inner_text(), status.inner_text()
             log = server_log.read_text()
-            assert "Kernel started" in log and "without encryption" not in log, log[-3000:]
+            assert "Kernel started" in log and "without encryption" not in log, log[
+                -3000:
+            ]
         finally:
             browser.close()
 

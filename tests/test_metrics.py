@@ -20,7 +20,9 @@ def test_loss_from_moments_equals_direct_loss():
     W = rng.standard_normal((7, 5, 3))
     direct = np.array([np.sum((Y - X @ w) ** 2) / (2 * 40) for w in W])
     np.testing.assert_allclose(metrics.loss(X, Y, W), direct, rtol=1e-12)
-    assert metrics.loss(X, X, np.eye(5)) == 0.0  # clipped at an exact fit, never negative
+    assert (
+        metrics.loss(X, X, np.eye(5)) == 0.0
+    )  # clipped at an exact fit, never negative
     with pytest.raises(ValueError, match="W must have trailing shape"):
         metrics.loss(X, Y, np.zeros((3, 5)))
 
@@ -37,7 +39,6 @@ def test_crossing_times_interpolate_and_flag_missing():
 
 
 def test_modes_to_map_inverts_mode_strengths(aligned):
-    from lib import theory
     A = aligned["A"]
     w = np.random.default_rng(3).standard_normal((7, 2, 4))
     W = metrics.modes_to_map(A.U, A.V, w)
@@ -62,7 +63,9 @@ def test_report_formats_are_stable_and_verdicts_honest(capsys):
     assert report.decade(0.0) == "0"
     assert report.sig(3e-15, atol=1e-10) == "0"
     assert report.check("x", [1e-12, -3e-11], 1e-7) is True
-    assert report.check("noise", 3e-16, 1e-8) is True  # printed at the floor max(tol / 1e3, 1e-13)
+    assert (
+        report.check("noise", 3e-16, 1e-8) is True
+    )  # printed at the floor max(tol / 1e3, 1e-13)
     assert report.check("y", 1e-3, 1e-8) is False
     out = capsys.readouterr().out
     assert "x: max error <= 1e-10, tolerance 1e-07: OK" in out
@@ -99,8 +102,9 @@ def test_rank_truncation_is_the_best_rank_k_approximation():
         # Eckart-Young: the error is the norm of the discarded singular values, and no
         # random rank-k map does better
         err = np.linalg.norm(W - Wk, axis=(-2, -1))
-        np.testing.assert_allclose(err, np.sqrt(np.sum(s[:, k:] ** 2, axis=-1)),
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            err, np.sqrt(np.sum(s[:, k:] ** 2, axis=-1)), atol=1e-12
+        )
         if 0 < k < 4:
             R = rng.standard_normal((3, 6, k)) @ rng.standard_normal((3, k, 4))
             assert np.all(np.linalg.norm(W - R, axis=(-2, -1)) > err)

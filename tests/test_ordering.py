@@ -1,5 +1,7 @@
-"""Tests of the ordering statistics (chapter 10): order agreement, random spectra, and the
-exact rank-1 agreement probability."""
+"""Tests of the ordering statistics (chapter 10).
+
+Order agreement, random spectra, and the exact rank-1 agreement probability.
+"""
 
 import numpy as np
 import pytest
@@ -7,28 +9,38 @@ from scipy import stats
 
 from lib import problems, theory
 
-LAWS = {"uniform": (problems.FactorLaw("uniform", 0.1, 1.0), 0.0),
-        "loguniform": (problems.FactorLaw("loguniform", 0.01, 1.0), 0.0),
-        "planted": (problems.FactorLaw("halfnormal"), 1.0)}
-SCIPY = {"uniform": stats.uniform(0.1, 0.9), "loguniform": stats.loguniform(0.01, 1),
-         "planted": stats.halfnorm()}
+LAWS = {
+    "uniform": (problems.FactorLaw("uniform", 0.1, 1.0), 0.0),
+    "loguniform": (problems.FactorLaw("loguniform", 0.01, 1.0), 0.0),
+    "planted": (problems.FactorLaw("halfnormal"), 1.0),
+}
+SCIPY = {
+    "uniform": stats.uniform(0.1, 0.9),
+    "loguniform": stats.loguniform(0.01, 1),
+    "planted": stats.halfnorm(),
+}
 
 
 def test_order_agreement_matches_the_gain_comparison():
     sigma, lam = problems.random_spectra(5000, 6, 4.0, LAWS["uniform"][0], seed=3)
     agree = theory.order_agreement(sigma, lam)
     order = np.argsort(-sigma, axis=1)
-    plateau, rrr = theory.plateau_and_rrr_gains(np.take_along_axis(sigma, order, 1),
-                                                np.take_along_axis(lam, order, 1))
+    plateau, rrr = theory.plateau_and_rrr_gains(
+        np.take_along_axis(sigma, order, 1), np.take_along_axis(lam, order, 1)
+    )
     assert agree.shape == (5000, 5)
-    np.testing.assert_array_equal(agree, ~(rrr[:, 1:-1] > plateau[:, 1:-1] * (1 + 1e-12)))
+    np.testing.assert_array_equal(
+        agree, ~(rrr[:, 1:-1] > plateau[:, 1:-1] * (1 + 1e-12))
+    )
     assert 0 < agree.mean() < 1
 
 
 def test_order_agreement_small_cases():
     # lam = (100, 1), sigma = (2, 1): the flow learns mode 1 first, RRR keeps mode 2.
     assert not theory.order_agreement([2.0, 1.0], [100.0, 1.0])[0]
-    assert theory.order_agreement([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]).all()  # auto-encoder
+    assert theory.order_agreement(
+        [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]
+    ).all()  # auto-encoder
     with pytest.raises(ValueError, match="lam"):
         theory.order_agreement([1.0, 2.0], [1.0, -1.0])
 
@@ -42,7 +54,13 @@ def test_factor_laws_match_scipy(name):
     np.testing.assert_allclose(ours.cdf(x), theirs.cdf(x), atol=1e-12)
     assert ours.support() == tuple(float(e) for e in theirs.support())
     beta = LAWS[name][1]
-    assert abs(theory.rank_one_agreement(4, 3.0, ours, beta) - theory.rank_one_agreement(4, 3.0, theirs, beta)) < 1e-10
+    assert (
+        abs(
+            theory.rank_one_agreement(4, 3.0, ours, beta)
+            - theory.rank_one_agreement(4, 3.0, theirs, beta)
+        )
+        < 1e-10
+    )
 
 
 def test_random_spectra_laws_and_validation():
@@ -98,16 +116,27 @@ def test_bundled_regressions_are_centred_multi_output():
         return a - a.mean(axis=0)
 
     digits, wine = datasets.load_digits(), datasets.load_wine()
-    np.testing.assert_array_equal(sets["digits halves"][0], centre(digits.data / 16.0)[:, :32])
-    np.testing.assert_allclose(sets["wine -> class"][0], centre(wine.data) / wine.data.std(axis=0))
-    np.testing.assert_array_equal(sets["wine -> class"][1], centre(np.eye(3)[wine.target]))
+    np.testing.assert_array_equal(
+        sets["digits halves"][0], centre(digits.data / 16.0)[:, :32]
+    )
+    np.testing.assert_allclose(
+        sets["wine -> class"][0], centre(wine.data) / wine.data.std(axis=0)
+    )
+    np.testing.assert_array_equal(
+        sets["wine -> class"][1], centre(np.eye(3)[wine.target])
+    )
     linnerud, cancer = datasets.load_linnerud(), datasets.load_breast_cancer()
-    np.testing.assert_allclose(sets["linnerud"][1] * linnerud.target.std(axis=0),
-                               centre(linnerud.target))
-    np.testing.assert_allclose(sets["cancer mean -> se"][1] * cancer.data[:, 10:20].std(axis=0),
-                               centre(cancer.data[:, 10:20]))
+    np.testing.assert_allclose(
+        sets["linnerud"][1] * linnerud.target.std(axis=0), centre(linnerud.target)
+    )
+    np.testing.assert_allclose(
+        sets["cancer mean -> se"][1] * cancer.data[:, 10:20].std(axis=0),
+        centre(cancer.data[:, 10:20]),
+    )
     iris = datasets.load_iris()
-    np.testing.assert_array_equal(sets["iris -> class"][1], centre(np.eye(3)[iris.target]))
+    np.testing.assert_array_equal(
+        sets["iris -> class"][1], centre(np.eye(3)[iris.target])
+    )
     X, Y = sets["digits auto-encoder"]
     A = problems.measure_assumption(X, Y)
     np.testing.assert_allclose(A.sigma, A.lam[: A.sigma.size], rtol=1e-9, atol=1e-12)

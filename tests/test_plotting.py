@@ -1,4 +1,7 @@
-"""lib.plotting: the interactive figure's two modes (frames, live updates), and its errors."""
+"""Tests of lib.plotting.
+
+The interactive figure's two modes (frames, live updates), and its errors.
+"""
 
 import io
 
@@ -58,7 +61,9 @@ def parts(box):
 
 
 def test_precomputed_frames_are_the_figure_at_each_value():
-    box = plotting.interactive_figure(*make(), "eta", [0.1, 0.2, 0.3], live_range=(0.01, 1.0))
+    box = plotting.interactive_figure(
+        *make(), "eta", [0.1, 0.2, 0.3], live_range=(0.01, 1.0)
+    )
     frames, live, status, stack = parts(box)
     assert list(frames.options) == ["0.1", "0.2", "0.3"]
     assert len(stack.children) == 4 and stack.selected_index == 0
@@ -68,7 +73,9 @@ def test_precomputed_frames_are_the_figure_at_each_value():
 
 
 def test_live_slider_redraws_for_a_value_that_was_not_precomputed():
-    box = plotting.interactive_figure(*make(), "eta", [0.1, 0.2], live_range=(0.01, 1.0))
+    box = plotting.interactive_figure(
+        *make(), "eta", [0.1, 0.2], live_range=(0.01, 1.0)
+    )
     frames, live, status, stack = parts(box)
     live.value = 0.77
     assert stack.selected_index == 2
@@ -82,17 +89,21 @@ def test_live_slider_redraws_for_a_value_that_was_not_precomputed():
 
 def test_a_moved_axis_limit_redraws_the_background():
     """Ticks depend on the limits: a reused background would show the old ones."""
-    box = plotting.interactive_figure(*make(moving_xlim=True), "eta", [0.5],
-                                      live_range=(0.01, 1.0))
+    box = plotting.interactive_figure(
+        *make(moving_xlim=True), "eta", [0.5], live_range=(0.01, 1.0)
+    )
     stack = parts(box)[3]
     box.redraw(0.5)
     box.redraw(0.9)
-    assert np.array_equal(pixels(stack.children[1].value), fresh_render(0.9, moving_xlim=True))
+    assert np.array_equal(
+        pixels(stack.children[1].value), fresh_render(0.9, moving_xlim=True)
+    )
 
 
 def test_log_slider_covers_its_range():
-    box = plotting.interactive_figure(*make(), "w0", [1e-3, 1e-2], live_range=(1e-4, 1e-1),
-                                      log=True)
+    box = plotting.interactive_figure(
+        *make(), "w0", [1e-3, 1e-2], live_range=(1e-4, 1e-1), log=True
+    )
     _, live, _, _ = parts(box)
     assert isinstance(live, widgets.FloatLogSlider)
     assert (live.min, live.max, live.base) == (-4.0, -1.0, 10)
@@ -100,7 +111,9 @@ def test_log_slider_covers_its_range():
 
 def test_the_frame_link_is_one_way():
     """Showing the live frame must not drag the frame slider to its last option."""
-    box = plotting.interactive_figure(*make(), "eta", [0.1, 0.2], live_range=(0.01, 1.0))
+    box = plotting.interactive_figure(
+        *make(), "eta", [0.1, 0.2], live_range=(0.01, 1.0)
+    )
     frames, _, _, stack = parts(box)
     assert isinstance(box.frame_link, DirectionalLink)
     assert box.frame_link.source == (frames, "index")
@@ -110,28 +123,47 @@ def test_the_frame_link_is_one_way():
 def test_update_must_return_the_artists_it_changed():
     fig, _ = make()
     with pytest.raises(ValueError, match="update must return the list of artists"):
-        plotting.interactive_figure(fig, lambda eta: None, "eta", [0.1], live_range=(0, 1))
+        plotting.interactive_figure(
+            fig, lambda eta: None, "eta", [0.1], live_range=(0, 1)
+        )
     other, _ = make()
     with pytest.raises(ValueError, match="not in the figure"):
-        plotting.interactive_figure(fig, lambda eta: other.axes, "eta", [0.1],
-                                    live_range=(0, 1))
+        plotting.interactive_figure(
+            fig, lambda eta: other.axes, "eta", [0.1], live_range=(0, 1)
+        )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(fig=None), "fig must be a matplotlib Figure"),
-    (dict(update=None), "update must be callable"),
-    (dict(values=[]), "values must hold at least one value"),
-    (dict(values=[0.1, 0.1]), "values must be distinct"),
-    (dict(live_range=(1.0, 0.5)), "live_range must be"),
-    (dict(live_range=(0.0, 1.0), log=True), "live_range must be positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(fig=None), "fig must be a matplotlib Figure"),
+        (dict(update=None), "update must be callable"),
+        (dict(values=[]), "values must hold at least one value"),
+        (dict(values=[0.1, 0.1]), "values must be distinct"),
+        (dict(live_range=(1.0, 0.5)), "live_range must be"),
+        (dict(live_range=(0.0, 1.0), log=True), "live_range must be positive"),
+    ],
+)
 def test_bad_input_names_the_argument(kwargs, message):
     fig, update = make()
-    args = dict(fig=fig, update=update, name="eta", values=[0.1, 0.2],
-                live_range=(0.01, 1.0)) | kwargs
+    args = (
+        dict(
+            fig=fig,
+            update=update,
+            name="eta",
+            values=[0.1, 0.2],
+            live_range=(0.01, 1.0),
+        )
+        | kwargs
+    )
     with pytest.raises(ValueError, match=message):
-        plotting.interactive_figure(args.pop("fig"), args.pop("update"), args.pop("name"),
-                                    args.pop("values"), **args)
+        plotting.interactive_figure(
+            args.pop("fig"),
+            args.pop("update"),
+            args.pop("name"),
+            args.pop("values"),
+            **args,
+        )
 
 
 def test_fraction_learned_draws_one_curve_and_one_line_per_mode():

@@ -12,7 +12,9 @@ def test_aligned_problem_has_the_requested_moments(aligned):
     np.testing.assert_allclose(A.sigma[:k], aligned["sigma"], rtol=1e-12)
     assert A.sigma[k:].max() < 1e-12  # rank of Sxy is exactly k
     np.testing.assert_allclose(A.lam[:k], aligned["lam"], rtol=1e-12)
-    np.testing.assert_allclose(A.lam[k:], aligned["lam"].min(), rtol=1e-12)  # padded directions
+    np.testing.assert_allclose(
+        A.lam[k:], aligned["lam"].min(), rtol=1e-12
+    )  # padded directions
     assert A.eps < 1e-12
     # U, V reproduce the moments: Sxy = U D_xy V^T and Sxx = U diag(lam) U^T.
     D_xy = np.zeros((6, 5))
@@ -28,7 +30,9 @@ def test_perturbation_has_the_requested_spectral_norm(eps):
     A = problems.measure_assumption(X, Y)
     assert A.eps == pytest.approx(eps, rel=1e-9)
     np.testing.assert_allclose(A.sigma, sigma, rtol=1e-12)  # Sxy is untouched by B
-    np.testing.assert_allclose(A.lam, lam, rtol=1e-12)  # B has zero diagonal in the U basis
+    np.testing.assert_allclose(
+        A.lam, lam, rtol=1e-12
+    )  # B has zero diagonal in the U basis
 
 
 def test_defaults_and_seed_reproducibility():
@@ -36,7 +40,9 @@ def test_defaults_and_seed_reproducibility():
     X2, Y2 = problems.aligned_problem([2.0, 1.0], [1.0, 1.0], n=10, seed=7)
     X3, _ = problems.aligned_problem([2.0, 1.0], [1.0, 1.0], n=10, seed=8)
     assert X1.shape == (10, 2) and Y1.shape == (10, 2)
-    assert np.array_equal(X1, X2) and np.array_equal(Y1, Y2) and not np.array_equal(X1, X3)
+    assert (
+        np.array_equal(X1, X2) and np.array_equal(Y1, Y2) and not np.array_equal(X1, X3)
+    )
 
 
 def test_autoencoder_special_case_is_exact():
@@ -97,7 +103,9 @@ def test_data_checks_name_the_argument():
         problems.moments(np.ones((3, 2)), np.ones(3))
     with pytest.raises(ValueError, match="X must be finite"):
         problems.moments(np.full((3, 2), np.inf), np.ones((3, 2)))
-    A = problems.measure_assumption(*problems.aligned_problem([2.0, 1.0], [1.0, 1.0], n=5))
+    A = problems.measure_assumption(
+        *problems.aligned_problem([2.0, 1.0], [1.0, 1.0], n=5)
+    )
     with pytest.raises(ValueError, match="w0"):
         problems.aligned_start(A.U, A.V, [1.0, -1.0], depth=2)
     with pytest.raises(ValueError, match="depth"):
@@ -111,8 +119,9 @@ def test_balanced_factors_multiply_to_the_map_and_are_balanced(depth, width):
     W = np.random.default_rng(7).standard_normal((5, 4))
     fs = problems.balanced_factors(W, depth, width)
     assert len(fs) == depth
-    np.testing.assert_allclose(np.linalg.multi_dot(fs) if depth > 1 else fs[0], W,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        np.linalg.multi_dot(fs) if depth > 1 else fs[0], W, atol=1e-12
+    )
     for a, b in zip(fs[:-1], fs[1:]):  # W_l^T W_l = W_{l+1} W_{l+1}^T
         np.testing.assert_allclose(a.T @ a, b @ b.T, atol=1e-12)
     with pytest.raises(ValueError, match="width"):
