@@ -4,6 +4,7 @@ Two at a time into a cache that is refilled when lib changes, failures fail the 
 and kernels are encrypted so ipykernel does not warn.
 """
 
+import os
 import shutil
 from types import SimpleNamespace
 
@@ -92,3 +93,13 @@ def test_encrypted_kernels_do_not_warn_about_plain_tcp(
     assert nb.cells[0].outputs[0]["text"] == "ran\n"
     err = capfd.readouterr().err
     assert ("Kernel is running over TCP without encryption" in err) == warned, err
+
+
+def test_kernels_get_one_share_of_the_cores_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice wins
+    with parallel.blas_threads(1):
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+        assert os.environ["OMP_NUM_THREADS"] == "3"
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # restored
+    assert os.environ["OMP_NUM_THREADS"] == "3"
