@@ -174,6 +174,70 @@ def depth(x) -> int:
     return integer(x, "depth", low=1)
 
 
+def depth_at_least_3(x, depth_2: str) -> int:
+    """The depth L >= 3 of a result that has no meaning at depth 2.
+
+    Parameters
+    ----------
+    x : int
+    depth_2 : str
+        What to use at depth 2 instead, named in the error message.
+
+    Returns
+    -------
+    int
+    """
+    L = depth(x)
+    if L < 3:
+        raise ValueError(f"depth must be >= 3 (depth 2: {depth_2})")
+    return L
+
+
+def initial_strengths(w0, L: int) -> np.ndarray:
+    """Initial mode strengths: any real at depth 1, non-negative at depth >= 2.
+
+    Parameters
+    ----------
+    w0 : array-like
+    L : int
+        The depth (already checked).
+
+    Returns
+    -------
+    float array
+    """
+    w0 = as_float_array(w0, "w0")
+    if L >= 2 and np.any(w0 < 0):
+        raise ValueError(
+            "w0 must be non-negative for depth >= 2 "
+            "(balanced factors carry w0 ** (1/depth))"
+        )
+    return w0
+
+
+def batch_shape(batch: tuple, x: np.ndarray, name: str) -> tuple:
+    """The batch shape `batch` broadcast with the shape of `x`.
+
+    Parameters
+    ----------
+    batch : tuple of int
+    x : array
+        A per-batch parameter (one value per problem of the batch).
+    name : str
+        Its name, for the error message.
+
+    Returns
+    -------
+    tuple of int
+    """
+    try:
+        return np.broadcast_shapes(batch, x.shape)
+    except ValueError as exc:
+        raise ValueError(
+            f"{name} {x.shape} must broadcast to the batch shape {batch}"
+        ) from exc
+
+
 def broadcast_modes(**arrays) -> tuple[np.ndarray, ...]:
     """Broadcast per-mode parameters together; the last axis indexes modes.
 

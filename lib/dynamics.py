@@ -73,12 +73,7 @@ def discrete_modes(sigma, lam, w0, eta, steps, depth=2):
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam")
     eta = v.positive(eta, "eta")
-    w0 = v.as_float_array(w0, "w0")
-    if L >= 2 and np.any(w0 < 0):
-        raise ValueError(
-            "w0 must be non-negative for depth >= 2 "
-            "(balanced factors carry w0 ** (1/depth))"
-        )
+    w0 = v.initial_strengths(w0, L)
     sigma, lam, w0, eta = v.broadcast_modes(sigma=sigma, lam=lam, w0=w0, eta=eta)
     out = np.empty((steps + 1,) + w0.shape)
     out[0] = w0

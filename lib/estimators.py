@@ -46,12 +46,7 @@ def _check_moments(Sxx, Sxy, syy=None):
     if syy is None:
         return Sxx, Sxy, batch
     syy = v.positive(syy, "syy", allow_zero=True)
-    try:
-        batch = np.broadcast_shapes(batch, syy.shape)
-    except ValueError as exc:
-        raise ValueError(
-            f"syy {syy.shape} must broadcast to the batch shape {batch}"
-        ) from exc
+    batch = v.batch_shape(batch, syy, "syy")
     return Sxx, Sxy, syy, batch
 
 
@@ -421,12 +416,7 @@ def nuclear_norm_moments(
     max_iter = v.integer(max_iter, "max_iter", low=1)
     check_every = v.integer(check_every, "check_every", low=1)
     p, d = Sxy.shape[-2:]
-    try:
-        batch = np.broadcast_shapes(batch, mu.shape)
-    except ValueError as exc:
-        raise ValueError(
-            f"mu {mu.shape} must broadcast to the batch shape {batch}"
-        ) from exc
+    batch = v.batch_shape(batch, mu, "mu")
     Sxx = np.broadcast_to(Sxx, batch + (p, p))
     Sxy = np.broadcast_to(Sxy, batch + (p, d))
     syy = np.broadcast_to(syy, batch)

@@ -17,16 +17,11 @@ from .problems import moments_with_energy
 def trace_norm(W) -> np.ndarray:
     """Nuclear norm (sum of singular values) of each map.
 
-    Parameters
-    ----------
-    W : (..., p, d) array
-
-    Returns
-    -------
-    (...) array
+    The quantity the paper's implicit regularization concerns: the auto-encoder's
+    plateaus sit at trace norm 1, 2, ..., k. Takes a map or a stack of maps, shape
+    (..., p, d), as `singular_values` does, and returns one norm per map, shape (...).
     """
-    W = v.as_float_array(W, "W", min_ndim=2)
-    return np.linalg.svd(W, compute_uv=False).sum(axis=-1)
+    return singular_values(W).sum(axis=-1)
 
 
 def singular_values(W) -> np.ndarray:

@@ -22,12 +22,7 @@ from . import _validate as v
 def _mode_params(sigma, lam, w0, *, depth: int):
     sigma = v.positive(sigma, "sigma", allow_zero=True)
     lam = v.positive(lam, "lam")
-    w0 = v.as_float_array(w0, "w0")
-    if depth >= 2 and np.any(w0 < 0):
-        raise ValueError(
-            "w0 must be non-negative for depth >= 2 "
-            "(balanced factors carry w0 ** (1/depth))"
-        )
+    w0 = v.initial_strengths(w0, depth)
     return v.broadcast_modes(sigma=sigma, lam=lam, w0=w0)
 
 
@@ -530,12 +525,7 @@ def escape_time(sigma, w0, depth):
     -------
     array of the broadcast shape: t*
     """
-    L = v.depth(depth)
-    if L < 3:
-        raise ValueError(
-            "depth must be >= 3 for the polynomial escape time "
-            "(depth 2: half_way_times)"
-        )
+    L = v.depth_at_least_3(depth, "half_way_times, logarithmic")
     sigma = v.positive(sigma, "sigma")
     w0 = v.positive(w0, "w0")
     return w0 ** (-(L - 2) / L) / ((L - 2) * sigma)
@@ -575,12 +565,7 @@ def escape_time_constant(sigma, lam, depth):
     """
     from scipy.special import hyp2f1
 
-    L = v.depth(depth)
-    if L < 3:
-        raise ValueError(
-            "depth must be >= 3 "
-            "(depth 2 has the logarithmic closed form half_way_times)"
-        )
+    L = v.depth_at_least_3(depth, "half_way_times, logarithmic")
     sigma = v.positive(sigma, "sigma")
     lam = v.positive(lam, "lam")
     sigma, lam = np.broadcast_arrays(sigma, lam)
