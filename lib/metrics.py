@@ -477,10 +477,17 @@ def prediction_distance(Sxx, W, W_ref) -> np.ndarray:
     Sxx = v.as_float_array(Sxx, "Sxx", min_ndim=2)
     W = v.as_float_array(W, "W", min_ndim=2)
     W_ref = v.as_float_array(W_ref, "W_ref", min_ndim=2)
-    D = W - W_ref
-    num = np.sqrt(np.maximum(np.sum((Sxx @ D) * D, axis=(-2, -1)), 0.0))
-    den = np.sqrt(np.maximum(np.sum((Sxx @ W_ref) * W_ref, axis=(-2, -1)), 0.0))
+    num = np.sqrt(np.maximum(_weighted_square(Sxx, W - W_ref), 0.0))
+    den = np.sqrt(np.maximum(_weighted_square(Sxx, W_ref), 0.0))
     return num / np.where(den > 0, den, 1.0)
+
+
+def _weighted_square(C, D) -> np.ndarray:
+    """tr(D^T C D) for each map of a stack D, shape (..., p, d) -> (...).
+
+    With C = Sxx it is the mean square of the predictions X D over the samples.
+    """
+    return np.sum((C @ D) * D, axis=(-2, -1))
 
 
 def population_excess(C, W, W_star) -> np.ndarray:
@@ -501,6 +508,4 @@ def population_excess(C, W, W_star) -> np.ndarray:
     """
     C = v.as_float_array(C, "C", ndim=2)
     W = v.as_float_array(W, "W", min_ndim=2)
-    W_star = v.as_float_array(W_star, "W_star", min_ndim=2)
-    D = W - W_star
-    return 0.5 * np.sum((C @ D) * D, axis=(-2, -1))
+    return 0.5 * _weighted_square(C, W - v.as_float_array(W_star, "W_star", min_ndim=2))
