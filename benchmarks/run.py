@@ -183,8 +183,13 @@ def torch_autograd_descent(X, Y, factors, eta, steps):
 def spread(values) -> dict:
     """Median, quartiles and range of a list of repeated measurements."""
     q1, _, q3 = statistics.quantiles(values, n=4)
-    return {"median": statistics.median(values), "q1": q1, "q3": q3,
-            "min": min(values), "max": max(values)}
+    return {
+        "median": statistics.median(values),
+        "q1": q1,
+        "q3": q3,
+        "min": min(values),
+        "max": max(values),
+    }
 
 
 def bench_torch(quick: bool) -> dict:
@@ -201,8 +206,10 @@ def bench_torch(quick: bool) -> dict:
     try:
         import torch
     except ImportError:
-        print("torch  skipped: torch is not installed (pip install torch==2.13.0, CPU; "
-              "not a book requirement)")
+        print(
+            "torch  skipped: torch is not installed (pip install torch==2.13.0, CPU; "
+            "not a book requirement)"
+        )
         return {"skipped": "torch not installed"}
     n, p, depth, eta = 10000, 64, 2, 1e-3
     steps = 100 if quick else 200
@@ -218,8 +225,12 @@ def bench_torch(quick: bool) -> dict:
 
     loops = {  # name: (one block, steps in it)
         "lib": (lambda: [lib_loop() for _ in range(inner)], inner * steps),
-        "torch_moments": (lambda: [torch_descent_moments(St, Syt, ft, eta, steps)
-                                   for _ in range(inner)], inner * steps),
+        "torch_moments": (
+            lambda: [
+                torch_descent_moments(St, Syt, ft, eta, steps) for _ in range(inner)
+            ],
+            inner * steps,
+        ),
         "numpy_x": (lambda: plain_descent(X, Y, fs, eta, steps), steps),
         "torch_x": (lambda: torch_autograd_descent(Xt, Yt, fs, eta, steps), steps),
     }
@@ -233,44 +244,70 @@ def bench_torch(quick: bool) -> dict:
 
     # the same iterates: every loop's final end-to-end map against lib's, in float64
     W_lib = lib_loop()[1][-1]
-    finals = {"torch_moments": dynamics.product(
-                  [F.numpy() for F in torch_descent_moments(St, Syt, ft, eta, steps)]),
-              "numpy_x": dynamics.product(plain_descent(X, Y, fs, eta, steps)),
-              "torch_x": dynamics.product(
-                  [F.numpy() for F in torch_autograd_descent(Xt, Yt, fs, eta, steps)])}
+    finals = {
+        "torch_moments": dynamics.product(
+            [F.numpy() for F in torch_descent_moments(St, Syt, ft, eta, steps)]
+        ),
+        "numpy_x": dynamics.product(plain_descent(X, Y, fs, eta, steps)),
+        "torch_x": dynamics.product(
+            [F.numpy() for F in torch_autograd_descent(Xt, Yt, fs, eta, steps)]
+        ),
+    }
     max_abs_diff = {name: float(np.abs(W - W_lib).max()) for name, W in finals.items()}
     scale = float(np.abs(W_lib).max())
     tolerance = 1e-10 * scale  # float64 round-off, summed in other orders, is ~1e-16
     for name, diff in max_abs_diff.items():
         if not diff <= tolerance:
-            raise RuntimeError(f"torch: {name} ends {diff:.3g} away from lib's iterate "
-                               f"(tolerance {tolerance:.3g}): not the same computation")
+            raise RuntimeError(
+                f"torch: {name} ends {diff:.3g} away from lib's iterate "
+                f"(tolerance {tolerance:.3g}): not the same computation"
+            )
 
-    pairs = {"torch_x/lib": ("torch_x", "lib"),  # algorithm x implementation
-             "torch_moments/lib": ("torch_moments", "lib"),  # implementation, moments
-             "torch_x/numpy_x": ("torch_x", "numpy_x"),  # implementation, on X
-             "torch_x/torch_moments": ("torch_x", "torch_moments"),  # algorithm, torch
-             "numpy_x/lib": ("numpy_x", "lib")}  # algorithm, numpy
-    ratios = {key: spread([a / b for a, b in zip(step_s[num], step_s[den])])
-              for key, (num, den) in pairs.items()}
+    pairs = {
+        "torch_x/lib": ("torch_x", "lib"),  # algorithm x implementation
+        "torch_moments/lib": ("torch_moments", "lib"),  # implementation, moments
+        "torch_x/numpy_x": ("torch_x", "numpy_x"),  # implementation, on X
+        "torch_x/torch_moments": ("torch_x", "torch_moments"),  # algorithm, torch
+        "numpy_x/lib": ("numpy_x", "lib"),
+    }  # algorithm, numpy
+    ratios = {
+        key: spread([a / b for a, b in zip(step_s[num], step_s[den])])
+        for key, (num, den) in pairs.items()
+    }
     for name, times in step_s.items():
         s = spread(times)
-        print(f"torch  {name:14s} {s['median'] * 1e6:9.1f} us/step "
-              f"(min {s['min'] * 1e6:.1f}, max {s['max'] * 1e6:.1f})", flush=True)
+        print(
+            f"torch  {name:14s} {s['median'] * 1e6:9.1f} us/step "
+            f"(min {s['min'] * 1e6:.1f}, max {s['max'] * 1e6:.1f})",
+            flush=True,
+        )
     for key, r in ratios.items():
-        print(f"torch  {key:22s} x{r['median']:7.2f}  "
-              f"(IQR {r['q1']:.2f}-{r['q3']:.2f}, "
-              f"min-max {r['min']:.2f}-{r['max']:.2f}, {repeats} repeats)", flush=True)
+        print(
+            f"torch  {key:22s} x{r['median']:7.2f}  "
+            f"(IQR {r['q1']:.2f}-{r['q3']:.2f}, "
+            f"min-max {r['min']:.2f}-{r['max']:.2f}, {repeats} repeats)",
+            flush=True,
+        )
     diffs = ", ".join(f"{k} {v:.1e}" for k, v in max_abs_diff.items())
-    print(f"torch  final map, max |W - W_lib|: {diffs} (max |W_lib| {scale:.2g}; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads)")
+    print(
+        f"torch  final map, max |W - W_lib|: {diffs} (max |W_lib| {scale:.2g}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    )
     return {
-        "n": n, "p": p, "depth": depth, "eta": eta, "steps": steps, "repeats": repeats,
-        "torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "n": n,
+        "p": p,
+        "depth": depth,
+        "eta": eta,
+        "steps": steps,
+        "repeats": repeats,
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
         "torch_x_loop": "autograd on ||Y - XW||^2 / 2n, torch.optim.SGD",
         "torch_moments_loop": "tensor ops, explicit gradients from Sxx, Sxy "
         "(no autograd), benchmarks.run.torch_descent_moments",
-        "step_s": step_s, "ratios": ratios, "max_abs_diff": max_abs_diff,
+        "step_s": step_s,
+        "ratios": ratios,
+        "max_abs_diff": max_abs_diff,
         "max_abs_W": scale,
         # the keys of earlier results (medians), kept for readers of older files
         "lib_step_s": statistics.median(step_s["lib"]),
