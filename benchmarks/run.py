@@ -10,15 +10,18 @@ several repeats, so it says something even on a busy machine. Sections:
 1. steps  - per-step time of lib.dynamics.gradient_descent (moments) against a plain loop
             that recomputes gradients from X, for n in {1e3, 1e4, 1e5}, p = d = r in
             {16, 64, 256}, depth 2 and 3;
-2. torch  - against a PyTorch autograd training loop (full batch, float64, CPU), if torch
-            is installed (`pip install torch==2.13.0`; not a book requirement);
+2. torch  - against a PyTorch autograd training loop on X (full batch, float64, CPU:
+            algorithm and implementation) and against the same moments algorithm in
+            PyTorch (implementation only), with the spread over repeats, if torch is
+            installed (`pip install torch==2.13.0`; not a book requirement);
 3. batch  - 64 step sizes advanced together in one batched run against 64 sequential runs;
 4. large  - achieved GFLOP/s of a descent step at p = d = r = 1024 against numpy's matmul;
 5. book   - fresh `jupyter-book build .` and `pytest` wall times, and the slowest cells;
 6. live   - latency of each interactive figure's live slider (one recomputation of the
             figure, as in a reader's kernel), at five values across its range; budget 0.2 s.
 
-The appendix page appendices/performance.ipynb shows the last results.json.
+The appendix page appendices/performance.ipynb shows the last results.json; its key
+"measured" says when, with which command and on which machine each section was last run.
 """
 
 from __future__ import annotations
@@ -113,36 +116,204 @@ def bench_steps(quick: bool) -> list[dict]:
     return rows
 
 
+def torch_descent_moments(Sxx, Sxy, factors, eta, steps):
+    """lib's moments algorithm (gradient_descent_moments) in PyTorch tensor ops.
+
+    Explicit gradients, no autograd: with prefix products P_l = W_1 ... W_l and
+    G = Sxx W - Sxy, a sweep from the output side gives grad_l = P_{l-1}^T right, then
+    right <- right W_l^T, the same 3L - 2 products as lib's step, none of size n. All
+    gradients are formed before the factors move (in place, as torch.optim.SGD does).
+
+    Parameters
+    ----------
+    Sxx : (p, p) tensor; Sxy : (p, d) tensor
+    factors : list of L tensors W_l, (r_{l-1}, r_l); copied, not modified
+    eta : float, step size; steps : int, number of steps
+
+    Returns
+    -------
+    list of L tensors, the factors after `steps` steps.
+    """
+    fs = [F.clone() for F in factors]
+    for _ in range(steps):
+        prefix = [fs[0]]
+        for F in fs[1:]:
+            prefix.append(prefix[-1] @ F)
+        right = Sxx @ prefix[-1] - Sxy
+        grads = [None] * len(fs)
+        for l in range(len(fs) - 1, 0, -1):
+            grads[l] = prefix[l - 1].T @ right
+            right = right @ fs[l].T
+        grads[0] = right
+        for F, g in zip(fs, grads):
+            F.sub_(g, alpha=eta)
+    return fs
+
+
+def torch_autograd_descent(X, Y, factors, eta, steps):
+    """Full-batch gradient descent as a PyTorch training loop: autograd on the loss
+    ||Y - X W_1 ... W_L||^2 / (2n) from the data at every step, torch.optim.SGD.
+
+    Parameters
+    ----------
+    X, Y : (n, p) and (n, d) tensors, the data
+    factors : list of L float64 arrays W_l, (r_{l-1}, r_l), the start (copied)
+    eta, steps : step size and number of steps
+
+    Returns
+    -------
+    fs : list of L tensors (detached from the graph), the factors after the last step
+    """
+    import torch
+
+    n = X.shape[0]
+    fs = [torch.tensor(W, requires_grad=True) for W in factors]
+    opt = torch.optim.SGD(fs, lr=eta)
+    for _ in range(steps):
+        opt.zero_grad()
+        W = fs[0]
+        for F in fs[1:]:
+            W = W @ F
+        loss = ((Y - X @ W) ** 2).sum() / (2 * n)
+        loss.backward()
+        opt.step()
+    return [F.detach() for F in fs]
+
+
+def spread(values) -> dict:
+    """Median, quartiles and range of a list of repeated measurements."""
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return {
+        "median": statistics.median(values),
+        "q1": q1,
+        "q3": q3,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
 def bench_torch(quick: bool) -> dict:
+    """lib against two PyTorch loops at n = 1e4, p = d = r = 64, depth 2, float64, CPU.
+
+    torch_x is a training loop on X (autograd, SGD): against it, lib's ratio is
+    algorithm (moments, per-step cost free of n) times implementation. torch_moments
+    is lib's own algorithm in PyTorch: against it, the ratio is implementation only.
+    numpy_x (the plain loop of the steps section) against torch_x is implementation on
+    the same work on X. The four loops are timed round-robin, so that a slow spell of
+    the machine hits all alike, and each ratio is taken within a round; the first round
+    warms up and is dropped.
+    """
     try:
         import torch
     except ImportError:
-        print("torch  not installed: pip install torch==2.13.0 (CPU) to run this section")
+        print(
+            "torch  skipped: torch is not installed (pip install torch==2.13.0, CPU; "
+            "not a book requirement)"
+        )
         return {"skipped": "torch not installed"}
-    n, p, depth = 10000, 64, 2
+    n, p, depth, eta = 10000, 64, 2, 1e-3
+    steps = 100 if quick else 200
+    repeats = 3 if quick else 9
+    inner = 5  # the moments loops repeat their block: one block of them lasts ~10 ms
     X, Y, fs = random_problem(n, p, p, depth, p)
     Sxx, Sxy = problems.moments(X, Y)
-    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-    steps = 100 if quick else 200
+    Xt, Yt, St, Syt = (torch.from_numpy(a) for a in (X, Y, Sxx, Sxy))
+    ft = [torch.from_numpy(W) for W in fs]
 
-    def torch_loop():
-        Ws = [torch.tensor(W, requires_grad=True) for W in fs]
-        opt = torch.optim.SGD(Ws, lr=1e-3)
-        for _ in range(steps):
-            opt.zero_grad()
-            W = Ws[0]
-            for F in Ws[1:]:
-                W = W @ F
-            loss = ((Yt - Xt @ W) ** 2).sum() / (2 * n)
-            loss.backward()
-            opt.step()
+    def lib_loop():
+        return dynamics.gradient_descent_moments(Sxx, Sxy, fs, eta, steps, every=steps)
 
-    t_torch = median_time(torch_loop, 3) / steps
-    t_lib = median_time(lambda: dynamics.gradient_descent_moments(Sxx, Sxy, fs, 1e-3, steps, every=steps), 5) / steps
-    print(f"torch  n={n} p=d=r={p} L={depth}: lib {t_lib * 1e6:.1f} us/step, torch {t_torch * 1e6:.1f} us/step, "
-          f"x{t_torch / t_lib:.1f} (torch {torch.__version__}, {torch.get_num_threads()} threads)")
-    return dict(n=n, p=p, depth=depth, lib_step_s=t_lib, torch_step_s=t_torch, speedup=t_torch / t_lib,
-                torch_version=torch.__version__)
+    loops = {  # name: (one block, steps in it)
+        "lib": (lambda: [lib_loop() for _ in range(inner)], inner * steps),
+        "torch_moments": (
+            lambda: [
+                torch_descent_moments(St, Syt, ft, eta, steps) for _ in range(inner)
+            ],
+            inner * steps,
+        ),
+        "numpy_x": (lambda: plain_descent(X, Y, fs, eta, steps), steps),
+        "torch_x": (lambda: torch_autograd_descent(Xt, Yt, fs, eta, steps), steps),
+    }
+    step_s = {name: [] for name in loops}
+    for _ in range(repeats + 1):
+        for name, (block, block_steps) in loops.items():
+            start = time.perf_counter()
+            block()
+            step_s[name].append((time.perf_counter() - start) / block_steps)
+    step_s = {name: times[1:] for name, times in step_s.items()}
+
+    # the same iterates: every loop's final end-to-end map against lib's, in float64
+    W_lib = lib_loop()[1][-1]
+    finals = {
+        "torch_moments": dynamics.product(
+            [F.numpy() for F in torch_descent_moments(St, Syt, ft, eta, steps)]
+        ),
+        "numpy_x": dynamics.product(plain_descent(X, Y, fs, eta, steps)),
+        "torch_x": dynamics.product(
+            [F.numpy() for F in torch_autograd_descent(Xt, Yt, fs, eta, steps)]
+        ),
+    }
+    max_abs_diff = {name: float(np.abs(W - W_lib).max()) for name, W in finals.items()}
+    scale = float(np.abs(W_lib).max())
+    tolerance = 1e-10 * scale  # float64 round-off, summed in other orders, is ~1e-16
+    for name, diff in max_abs_diff.items():
+        if not diff <= tolerance:
+            raise RuntimeError(
+                f"torch: {name} ends {diff:.3g} away from lib's iterate "
+                f"(tolerance {tolerance:.3g}): not the same computation"
+            )
+
+    pairs = {
+        "torch_x/lib": ("torch_x", "lib"),  # algorithm x implementation
+        "torch_moments/lib": ("torch_moments", "lib"),  # implementation, moments
+        "torch_x/numpy_x": ("torch_x", "numpy_x"),  # implementation, on X
+        "torch_x/torch_moments": ("torch_x", "torch_moments"),  # algorithm, torch
+        "numpy_x/lib": ("numpy_x", "lib"),
+    }  # algorithm, numpy
+    ratios = {
+        key: spread([a / b for a, b in zip(step_s[num], step_s[den])])
+        for key, (num, den) in pairs.items()
+    }
+    for name, times in step_s.items():
+        s = spread(times)
+        print(
+            f"torch  {name:14s} {s['median'] * 1e6:9.1f} us/step "
+            f"(min {s['min'] * 1e6:.1f}, max {s['max'] * 1e6:.1f})",
+            flush=True,
+        )
+    for key, r in ratios.items():
+        print(
+            f"torch  {key:22s} x{r['median']:7.2f}  "
+            f"(IQR {r['q1']:.2f}-{r['q3']:.2f}, "
+            f"min-max {r['min']:.2f}-{r['max']:.2f}, {repeats} repeats)",
+            flush=True,
+        )
+    diffs = ", ".join(f"{k} {v:.1e}" for k, v in max_abs_diff.items())
+    print(
+        f"torch  final map, max |W - W_lib|: {diffs} (max |W_lib| {scale:.2g}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    )
+    return {
+        "n": n,
+        "p": p,
+        "depth": depth,
+        "eta": eta,
+        "steps": steps,
+        "repeats": repeats,
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_x_loop": "autograd on ||Y - XW||^2 / 2n, torch.optim.SGD",
+        "torch_moments_loop": "tensor ops, explicit gradients from Sxx, Sxy "
+        "(no autograd), benchmarks.run.torch_descent_moments",
+        "step_s": step_s,
+        "ratios": ratios,
+        "max_abs_diff": max_abs_diff,
+        "max_abs_W": scale,
+        # the keys of earlier results (medians), kept for readers of older files
+        "lib_step_s": statistics.median(step_s["lib"]),
+        "torch_step_s": statistics.median(step_s["torch_x"]),
+        "speedup": ratios["torch_x/lib"]["median"],
+    }
 
 
 def bench_batch(quick: bool) -> list[dict]:
@@ -287,8 +458,12 @@ def main(argv=None) -> int:
         + (" --quick" if args.quick else "")
     bench = {"steps": bench_steps, "torch": bench_torch, "batch": bench_batch, "large": bench_large, "book": bench_book,
              "live": bench_live}
+    # each section says when, how and where it was last measured: a run with --only
+    # keeps the other sections, which may come from another day or another machine
+    measured = results.setdefault("measured", {})
     for name in sections:
         results[name] = bench[name](args.quick)
+        measured[name] = {key: results[key] for key in ("date", "command", "machine")}
     if not args.no_save:
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
         print(f"wrote {RESULTS.relative_to(ROOT)}")
