@@ -1,27 +1,31 @@
 """Speed of `lib` and of the book, measured side by side in one run (not a test).
 
-    python -m benchmarks.run                 # everything, writes benchmarks/results.json
-    python -m benchmarks.run --only steps    # one section: steps, torch, batch, large, book, live
-    python -m benchmarks.run --quick         # fewer sizes and repeats (a smoke run)
+    python -m benchmarks.run               # everything, writes benchmarks/results.json
+    python -m benchmarks.run --only steps  # one of: steps torch batch large book live
+    python -m benchmarks.run --quick       # fewer sizes and repeats (a smoke run)
 
 Every figure is a ratio of two timings taken in the same process, each the median of
 several repeats, so it says something even on a busy machine. Sections:
 
-1. steps  - per-step time of lib.dynamics.gradient_descent (moments) against a plain loop
-            that recomputes gradients from X, for n in {1e3, 1e4, 1e5}, p = d = r in
-            {16, 64, 256}, depth 2 and 3;
+1. steps  - per-step time of lib.dynamics.gradient_descent (moments) against a plain
+            loop that recomputes gradients from X, for n in {1e3, 1e4, 1e5},
+            p = d = r in {16, 64, 256}, depth 2 and 3;
 2. torch  - against a PyTorch autograd training loop on X (full batch, float64, CPU:
             algorithm and implementation) and against the same moments algorithm in
             PyTorch (implementation only), with the spread over repeats, if torch is
             installed (`pip install torch==2.13.0`; not a book requirement);
-3. batch  - 64 step sizes advanced together in one batched run against 64 sequential runs;
-4. large  - achieved GFLOP/s of a descent step at p = d = r = 1024 against numpy's matmul;
+3. batch  - 64 step sizes advanced together in one batched run against 64 sequential
+            runs;
+4. large  - achieved GFLOP/s of a descent step at p = d = r = 1024 against numpy's
+            matmul;
 5. book   - fresh `jupyter-book build .` and `pytest` wall times, and the slowest cells;
 6. live   - latency of each interactive figure's live slider (one recomputation of the
-            figure, as in a reader's kernel), at five values across its range; budget 0.2 s.
+            figure, as in a reader's kernel), at five values across its range; budget
+            0.2 s.
 
 The appendix page appendices/performance.ipynb shows the last results.json; its key
-"measured" says when, with which command and on which machine each section was last run.
+"measured" says when, with which command and on which machine each section was last
+run.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ def plain_descent(X, Y, factors, eta, steps):
         grads = []
         for l in range(len(fs)):
             left = dynamics.product(fs[:l]) if l else None
-            right = dynamics.product(fs[l + 1:]) if l < len(fs) - 1 else None
+            right = dynamics.product(fs[l + 1 :]) if l < len(fs) - 1 else None
             g = G if left is None else left.T @ G
             grads.append(g if right is None else g @ right.T)
         fs = [F - eta * g for F, g in zip(fs, grads)]
@@ -82,15 +86,20 @@ def plain_descent(X, Y, factors, eta, steps):
 
 
 def bench_steps(quick: bool) -> list[dict]:
-    """Per-step time on the moments against the plain loop. The sizes n of one (depth, p)
-    are timed round-robin, so that a slow spell of the machine hits them all alike."""
+    """Per-step time on the moments against the plain loop.
+
+    The sizes n of one (depth, p) are timed round-robin, so that a slow spell of the
+    machine hits them all alike.
+    """
     rows = []
     sizes = [16, 64] if quick else [16, 64, 256]
     ns = [1000, 10000] if quick else [1000, 10000, 100000]
     repeats = 3 if quick else 7
     for depth in (2, 3):
         for p in sizes:
-            steps = {16: 2000, 64: 400, 256: 40}[p]  # each timing lasts tens of milliseconds
+            steps = {16: 2000, 64: 400, 256: 40}[
+                p
+            ]  # each timing lasts tens of milliseconds
             cases = {}
             for n in ns:
                 X, Y, fs = random_problem(n, p, p, depth, p)
@@ -100,24 +109,46 @@ def bench_steps(quick: bool) -> list[dict]:
                 for n in ns:
                     _, _, fs, Sxx, Sxy = cases[n]
                     start = time.perf_counter()
-                    dynamics.gradient_descent_moments(Sxx, Sxy, fs, 1e-3, steps, every=steps)
+                    dynamics.gradient_descent_moments(
+                        Sxx, Sxy, fs, 1e-3, steps, every=steps
+                    )
                     lib_times[n].append((time.perf_counter() - start) / steps)
             for n in ns:
                 X, Y, fs, _, _ = cases[n]
                 t_lib = statistics.median(lib_times[n][1:])
-                plain_steps = max(2, min(200, int(2e9 / (8 * n * p * p))))  # keep each timing short
-                t_plain = median_time(lambda: plain_descent(X, Y, fs, 1e-3, plain_steps), 3) / plain_steps
-                t_moments = median_time(lambda: problems.moments(X, Y), 3)  # once per run, not per step
-                rows.append(dict(depth=depth, p=p, n=n, lib_step_s=t_lib, plain_step_s=t_plain,
-                                 moments_s=t_moments, speedup=t_plain / t_lib))
-                print(f"steps  L={depth} p={p:4d} n={n:6d}: lib {t_lib * 1e6:9.1f} us/step "
-                      f"(+ {t_moments * 1e3:7.1f} ms once for the moments), plain {t_plain * 1e6:10.1f} us/step, "
-                      f"x{t_plain / t_lib:8.1f}", flush=True)
+                plain_steps = max(
+                    2, min(200, int(2e9 / (8 * n * p * p)))
+                )  # keep each timing short
+                t_plain = (
+                    median_time(lambda: plain_descent(X, Y, fs, 1e-3, plain_steps), 3)
+                    / plain_steps
+                )
+                t_moments = median_time(
+                    lambda: problems.moments(X, Y), 3
+                )  # once per run, not per step
+                rows.append(
+                    dict(
+                        depth=depth,
+                        p=p,
+                        n=n,
+                        lib_step_s=t_lib,
+                        plain_step_s=t_plain,
+                        moments_s=t_moments,
+                        speedup=t_plain / t_lib,
+                    )
+                )
+                print(
+                    f"steps  L={depth} p={p:4d} n={n:6d}: "
+                    f"lib {t_lib * 1e6:9.1f} us/step "
+                    f"(+ {t_moments * 1e3:7.1f} ms once for the moments), "
+                    f"plain {t_plain * 1e6:10.1f} us/step, x{t_plain / t_lib:8.1f}",
+                    flush=True,
+                )
     return rows
 
 
 def torch_descent_moments(Sxx, Sxy, factors, eta, steps):
-    """lib's moments algorithm (gradient_descent_moments) in PyTorch tensor ops.
+    """Lib's moments algorithm (gradient_descent_moments) in PyTorch tensor ops.
 
     Explicit gradients, no autograd: with prefix products P_l = W_1 ... W_l and
     G = Sxx W - Sxy, a sweep from the output side gives grad_l = P_{l-1}^T right, then
@@ -151,8 +182,10 @@ def torch_descent_moments(Sxx, Sxy, factors, eta, steps):
 
 
 def torch_autograd_descent(X, Y, factors, eta, steps):
-    """Full-batch gradient descent as a PyTorch training loop: autograd on the loss
-    ||Y - X W_1 ... W_L||^2 / (2n) from the data at every step, torch.optim.SGD.
+    """Full-batch gradient descent as a PyTorch training loop, autograd on X.
+
+    Autograd on the loss ||Y - X W_1 ... W_L||^2 / (2n) from the data at every step,
+    torch.optim.SGD.
 
     Parameters
     ----------
@@ -193,7 +226,7 @@ def spread(values) -> dict:
 
 
 def bench_torch(quick: bool) -> dict:
-    """lib against two PyTorch loops at n = 1e4, p = d = r = 64, depth 2, float64, CPU.
+    """Lib against two PyTorch loops at n = 1e4, p = d = r = 64, depth 2, float64, CPU.
 
     torch_x is a training loop on X (autograd, SGD): against it, lib's ratio is
     algorithm (moments, per-step cost free of n) times implementation. torch_moments
@@ -325,12 +358,34 @@ def bench_batch(quick: bool) -> list[dict]:
         etas = np.linspace(1e-3, 5e-2, runs)
         steps = 200
         batched = [np.broadcast_to(W, (runs,) + W.shape) for W in fs]
-        t_batch = median_time(lambda: dynamics.gradient_descent_moments(Sxx, Sxy, batched, etas, steps, every=steps), 3)
-        t_seq = median_time(lambda: [dynamics.gradient_descent_moments(Sxx, Sxy, fs, e, steps, every=steps)
-                                     for e in etas], 3 if not quick else 1)
-        rows.append(dict(p=p, runs=runs, steps=steps, batched_s=t_batch, sequential_s=t_seq, speedup=t_seq / t_batch))
-        print(f"batch  p={p}: {runs} runs x {steps} steps: batched {t_batch:.3f} s, sequential {t_seq:.3f} s, "
-              f"x{t_seq / t_batch:.1f}", flush=True)
+        t_batch = median_time(
+            lambda: dynamics.gradient_descent_moments(
+                Sxx, Sxy, batched, etas, steps, every=steps
+            ),
+            3,
+        )
+        t_seq = median_time(
+            lambda: [
+                dynamics.gradient_descent_moments(Sxx, Sxy, fs, e, steps, every=steps)
+                for e in etas
+            ],
+            3 if not quick else 1,
+        )
+        rows.append(
+            dict(
+                p=p,
+                runs=runs,
+                steps=steps,
+                batched_s=t_batch,
+                sequential_s=t_seq,
+                speedup=t_seq / t_batch,
+            )
+        )
+        print(
+            f"batch  p={p}: {runs} runs x {steps} steps: batched {t_batch:.3f} s, "
+            f"sequential {t_seq:.3f} s, x{t_seq / t_batch:.1f}",
+            flush=True,
+        )
     return rows
 
 
@@ -339,54 +394,110 @@ def bench_large(quick: bool) -> dict:
     X, Y, fs = random_problem(2 * p, p, p, 2, p)
     Sxx, Sxy = problems.moments(X, Y)
     steps = 10
-    t_step = median_time(lambda: dynamics.gradient_descent_moments(Sxx, Sxy, fs, 1e-4, steps, every=steps), 3) / steps
+    t_step = (
+        median_time(
+            lambda: dynamics.gradient_descent_moments(
+                Sxx, Sxy, fs, 1e-4, steps, every=steps
+            ),
+            3,
+        )
+        / steps
+    )
     A, B = fs[0], fs[1]
     t_mm = median_time(lambda: A @ B, 10)
     gflops_step = 4 * 2 * p**3 / t_step / 1e9  # 4 products of size p^3 per depth-2 step
     gflops_mm = 2 * p**3 / t_mm / 1e9
-    print(f"large  p=d=r={p}: descent step {gflops_step:.1f} GFLOP/s, numpy matmul {gflops_mm:.1f} GFLOP/s, "
-          f"{100 * gflops_step / gflops_mm:.0f}%")
-    return dict(p=p, step_s=t_step, step_gflops=gflops_step, matmul_gflops=gflops_mm,
-                fraction=gflops_step / gflops_mm)
+    print(
+        f"large  p=d=r={p}: descent step {gflops_step:.1f} GFLOP/s, "
+        f"numpy matmul {gflops_mm:.1f} GFLOP/s, {100 * gflops_step / gflops_mm:.0f}%"
+    )
+    return dict(
+        p=p,
+        step_s=t_step,
+        step_gflops=gflops_step,
+        matmul_gflops=gflops_mm,
+        fraction=gflops_step / gflops_mm,
+    )
 
 
 def bench_book(quick: bool) -> dict:
-    """Fresh build and pytest wall times; slowest cells from a fresh execution of each chapter."""
+    """Fresh build and pytest wall times; slowest cells from a fresh run of each."""
     import nbformat
     from nbclient import NotebookClient
 
     from tools.book import toc_notebooks
+    from tools.sphinx_kernel_encryption import encrypt_kernel_transport
 
+    encrypt_kernel_transport()  # kernels started as the build starts them
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT),
-                        "--path-output", tmp], check=True, capture_output=True)  # forced execution: fresh
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("jupyter-book")),
+                "build",
+                str(ROOT),
+                "--path-output",
+                tmp,
+            ],
+            check=True,
+            capture_output=True,
+        )  # forced execution: fresh
         out["build_s"] = time.perf_counter() - start
     print(f"book   fresh jupyter-book build: {out['build_s']:.1f} s", flush=True)
     if not quick:
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         out["pytest_s"] = time.perf_counter() - start
-        out["pytest_summary"] = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-        print(f"book   pytest: {out['pytest_s']:.1f} s ({out['pytest_summary']})", flush=True)
+        out["pytest_summary"] = (
+            proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+        )
+        print(
+            f"book   pytest: {out['pytest_s']:.1f} s ({out['pytest_summary']})",
+            flush=True,
+        )
     cells = []
     for path in toc_notebooks():
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
         for i, cell in enumerate(nb.cells):
             ex = cell.get("metadata", {}).get("execution", {})
             if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
                 from datetime import datetime
-                t0 = datetime.fromisoformat(ex["iopub.execute_input"].replace("Z", "+00:00"))
-                t1 = datetime.fromisoformat(ex["shell.execute_reply"].replace("Z", "+00:00"))
-                cells.append(dict(notebook=str(path.relative_to(ROOT)), cell=i, seconds=(t1 - t0).total_seconds(),
-                                  first_line=cell.source.splitlines()[0][:60] if cell.source else ""))
+
+                t0 = datetime.fromisoformat(
+                    ex["iopub.execute_input"].replace("Z", "+00:00")
+                )
+                t1 = datetime.fromisoformat(
+                    ex["shell.execute_reply"].replace("Z", "+00:00")
+                )
+                cells.append(
+                    dict(
+                        notebook=str(path.relative_to(ROOT)),
+                        cell=i,
+                        seconds=(t1 - t0).total_seconds(),
+                        first_line=cell.source.splitlines()[0][:60]
+                        if cell.source
+                        else "",
+                    )
+                )
     cells.sort(key=lambda c: -c["seconds"])
     out["slowest_cells"] = cells[:8]
     for c in cells[:8]:
-        print(f"book   {c['seconds']:6.2f} s  {c['notebook']} cell {c['cell']}: {c['first_line']}")
+        print(
+            f"book   {c['seconds']:6.2f} s  {c['notebook']} cell {c['cell']}: "
+            f"{c['first_line']}"
+        )
     return out
 
 
@@ -396,25 +507,35 @@ _figure = [v for _, v in sorted(Out.items()) if hasattr(v, "redraw")][-1]
 _live = _figure.children[1].children[0]
 _xs = [_live.min + (_live.max - _live.min) * f for f in (0.1, 0.3, 0.5, 0.7, 0.9)]
 _values = [_live.base ** x if hasattr(_live, "base") else x for x in _xs]
-print("LIVE" + _json.dumps([_figure.redraw(v) for v in _values for _ in range({repeats})]))"""
+_seconds = [_figure.redraw(v) for v in _values for _ in range({repeats})]
+print("LIVE" + _json.dumps(_seconds))"""
 
 
 def bench_live(quick: bool) -> list[dict]:
-    """Latency of every live slider: run each chapter with interactive figures in a kernel
-    and, after each such figure, time its redraw (what moving the live slider runs)."""
+    """Latency of every live slider, in a kernel.
+
+    Runs each chapter with interactive figures and, after each such figure, times its
+    redraw (what moving the live slider runs).
+    """
     import nbformat
     from nbclient import NotebookClient
 
     from tools.book import toc_notebooks
+    from tools.sphinx_kernel_encryption import encrypt_kernel_transport
 
+    encrypt_kernel_transport()  # kernels started as the build starts them
     out = []
     probe = LIVE_PROBE.format(repeats=1 if quick else 3)
     for path in toc_notebooks():
         if "interactive_figure(" not in path.read_text():
             continue
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         with client.setup_kernel():
             for index, cell in enumerate(list(nb.cells)):
                 client.execute_cell(cell, index)
@@ -425,11 +546,19 @@ def bench_live(quick: bool) -> list[dict]:
                 nb.cells.pop()
                 text = "".join(o.get("text", "") for o in probe_cell.outputs)
                 seconds = json.loads(text.split("LIVE", 1)[1])
-                row = dict(notebook=str(path.relative_to(ROOT)), cell=index,
-                           median_s=statistics.median(seconds), max_s=max(seconds))
+                row = dict(
+                    notebook=str(path.relative_to(ROOT)),
+                    cell=index,
+                    median_s=statistics.median(seconds),
+                    max_s=max(seconds),
+                )
                 out.append(row)
-                print(f"live   {row['notebook']} cell {index}: median {row['median_s']:.3f} s, "
-                      f"max {row['max_s']:.3f} s per recomputation (budget 0.2 s)", flush=True)
+                print(
+                    f"live   {row['notebook']} cell {index}: "
+                    f"median {row['median_s']:.3f} s, max {row['max_s']:.3f} s "
+                    "per recomputation (budget 0.2 s)",
+                    flush=True,
+                )
     return out
 
 
@@ -438,26 +567,46 @@ def machine() -> dict:
 
     info = threadpoolctl.threadpool_info()
     blas = next((i for i in info if i.get("user_api") == "blas"), {})
-    return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
-                cpus=os.cpu_count(), python=platform.python_version(), numpy=np.__version__,
-                blas=f"{blas.get('internal_api', '?')} {blas.get('version', '')} ({blas.get('num_threads', '?')} threads, "
-                     f"{blas.get('architecture', '?')})")
+    return dict(
+        platform=platform.platform(),
+        processor=platform.processor() or platform.machine(),
+        cpus=os.cpu_count(),
+        python=platform.python_version(),
+        numpy=np.__version__,
+        blas=f"{blas.get('internal_api', '?')} {blas.get('version', '')} "
+        f"({blas.get('num_threads', '?')} threads, {blas.get('architecture', '?')})",
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["steps", "torch", "batch", "large", "book", "live"], action="append")
+    parser.add_argument(
+        "--only",
+        choices=["steps", "torch", "batch", "large", "book", "live"],
+        action="append",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
-    parser.add_argument("--no-save", action="store_true", help="do not write benchmarks/results.json")
+    parser.add_argument(
+        "--no-save", action="store_true", help="do not write benchmarks/results.json"
+    )
     args = parser.parse_args(argv)
     sections = args.only or ["steps", "torch", "batch", "large", "book", "live"]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = machine()
     results["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    results["command"] = "python -m benchmarks.run" + "".join(f" --only {o}" for o in args.only or []) \
+    results["command"] = (
+        "python -m benchmarks.run"
+        + "".join(f" --only {o}" for o in args.only or [])
         + (" --quick" if args.quick else "")
-    bench = {"steps": bench_steps, "torch": bench_torch, "batch": bench_batch, "large": bench_large, "book": bench_book,
-             "live": bench_live}
+    )
+    bench = {
+        "steps": bench_steps,
+        "torch": bench_torch,
+        "batch": bench_batch,
+        "large": bench_large,
+        "book": bench_book,
+        "live": bench_live,
+    }
     # each section says when, how and where it was last measured: a run with --only
     # keeps the other sections, which may come from another day or another machine
     measured = results.setdefault("measured", {})
