@@ -86,16 +86,24 @@ def built_book(tmp_path_factory):
     return src, src / "_build" / "html", log
 
 
+# The longest files, started first: xdist hands out whole files in collection order,
+# and the browser test (a build and 16 pages, about 2 minutes on one worker), collected
+# in the middle, started after a minute and kept `pytest` at 180 s while the other
+# worker idled.
+LONGEST_FIRST = ("tests/test_book_html.py", "tests/test_jupyterlab.py")
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """Make nbval compare figures too: PNG outputs must equal the stored ones exactly.
+    """Start the longest test files first; make nbval compare figures too.
 
-    Exactly means byte for byte.
-
-    nbval skips image outputs by default (they often differ between machines). The
-    book's figures are deterministic for the pinned matplotlib (its own FreeType, no
-    timestamps), and the strict build above renders the stored ones, so they are
-    compared like any other output.
+    Figures: PNG outputs must equal the stored ones byte for byte. nbval skips image
+    outputs by default (they often differ between machines). The book's figures are
+    deterministic for the pinned matplotlib (its own FreeType, no timestamps), and the
+    strict build above renders the stored ones, so they are compared like any other
+    output.
     """
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
     for item in items:
         notebook = item.parent
         skipped = getattr(notebook, "skip_compare", None)

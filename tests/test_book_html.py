@@ -158,6 +158,14 @@ def browser():
         b.close()
 
 
+RENDERED = """() => {
+    const views = document.querySelectorAll(
+        'script[type="application/vnd.jupyter.widget-view+json"]').length;
+    const shown = document.querySelectorAll('.interactive-figure').length;
+    return shown >= views && [...document.images].every(i => i.complete);
+}"""
+
+
 class PageVisit:
     """One page load with its console errors, failed requests and outside requests."""
 
@@ -223,7 +231,10 @@ class PageVisit:
         # book's build and nbval's kernels; a quiet machine loads the heaviest page in
         # ~6 s.
         self.page.goto(url, wait_until="load", timeout=120_000)
-        self.page.wait_for_load_state("networkidle", timeout=120_000)
+        # What the checks below need, rather than "networkidle" (no request for 0.5 s),
+        # which once waited out its 2 minutes on the heaviest page under load: every
+        # saved widget view rendered by the html-manager, every image decoded.
+        self.page.wait_for_function(RENDERED, timeout=120_000, polling=200)
         # Wait for MathJax to finish typesetting, where the page uses it.
         self.page.evaluate(
             "() => (window.MathJax && MathJax.startup && MathJax.startup.promise)"
@@ -252,9 +263,9 @@ def test_page_in_a_real_browser(server, browser, page_file):
         visit.open(urljoin(base, f"{page_file}.html"))
         page = visit.page
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(
-            path=str(SCREENSHOTS / f"{page_file.replace('/', '_')}.png"), full_page=True
-        )
+        # The first screen of each page, for a human to glance at. Full-page shots
+        # of the long chapters cost about 5 s each on two cores.
+        page.screenshot(path=str(SCREENSHOTS / f"{page_file.replace('/', '_')}.png"))
 
         # Math is typeset: no raw TeX left in math elements, MathJax output present.
         n_math = page.evaluate("() => document.querySelectorAll('.math').length")
