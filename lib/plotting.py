@@ -165,6 +165,18 @@ class _PersistentRenderer:
     def _view_limits(self) -> tuple:
         return tuple(tuple(ax.viewLim.bounds) for ax in self.fig.axes)
 
+    def draw_background(self, artists: Sequence) -> None:
+        """Draw and keep everything but `artists` (the ones updates change).
+
+        Called once when the widget is built, so that even the first live update only
+        redraws what changed, and again whenever an axis limit moves.
+        """
+        for artist in artists:
+            artist.set_animated(True)  # left out of the background
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self._limits = self._view_limits()
+
     def changed(self, artists: Sequence) -> bytes:
         """PNG after `artists` changed: background reused unless an axis limit moved."""
         from PIL import Image
@@ -175,11 +187,7 @@ class _PersistentRenderer:
             or limits != self._limits
             or not all(a.get_animated() for a in artists)
         ):
-            for artist in artists:
-                artist.set_animated(True)  # left out of the background
-            self.canvas.draw()
-            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
-            self._limits = limits
+            self.draw_background(artists)
         else:
             self.canvas.restore_region(self._background)
         for artist in artists:
@@ -287,8 +295,9 @@ def interactive_figure(
     renderer = _PersistentRenderer(fig, dpi)
     images = []
     for v in values:
-        _changed_artists(update(v), fig)
+        artists = _changed_artists(update(v), fig)
         images.append(widgets.Image(value=renderer.full(), format="png"))
+    renderer.draw_background(artists)
     live_image = widgets.Image(value=images[0].value, format="png")
     stack = widgets.Stack([*images, live_image], selected_index=0)
     frames = widgets.SelectionSlider(
