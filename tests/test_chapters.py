@@ -134,3 +134,14 @@ def test_first_code_cell_names_a_missing_package_in_one_line(path):
         "This chapter needs the package 'lib': in a clone of the book, run "
         "`pip install -r requirements.txt` (README).\n"
     ), proc.stderr
+
+
+MAX_CELL_LINES = 30  # a cell read at a glance: compute, check and figure apart
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_code_cells_are_short(path):
+    """No code cell longer than MAX_CELL_LINES (line length is ruff's job)."""
+    sizes = [len("".join(cell["source"]).splitlines()) for cell in code_cells(path)]
+    long = {i: n for i, n in enumerate(sizes) if n > MAX_CELL_LINES}
+    assert not long, f"code cells over {MAX_CELL_LINES} lines (index: lines): {long}"
