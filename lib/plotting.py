@@ -153,6 +153,7 @@ class _PersistentRenderer:
         self.canvas = FigureCanvasAgg(fig)
         self._background = None
         self._limits = None
+        self._animated = []  # every artist any update has changed, drawn on each update
 
     def full(self) -> bytes:
         """The whole figure as PNG (the layout is computed once, then frozen)."""
@@ -173,6 +174,8 @@ class _PersistentRenderer:
         """
         for artist in artists:
             artist.set_animated(True)  # left out of the background
+            if artist not in self._animated:
+                self._animated.append(artist)
         self.canvas.draw()
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self._limits = self._view_limits()
@@ -185,12 +188,14 @@ class _PersistentRenderer:
         if (
             self._background is None
             or limits != self._limits
-            or not all(a.get_animated() for a in artists)
+            or any(a not in self._animated for a in artists)
         ):
             self.draw_background(artists)
         else:
             self.canvas.restore_region(self._background)
-        for artist in artists:
+        # All of them, not only this update's: an artist changed by an earlier update is
+        # no longer in the background either.
+        for artist in self._animated:
             self.fig.draw_artist(artist)
         buf = io.BytesIO()
         Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(buf, format="png")

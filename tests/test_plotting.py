@@ -177,3 +177,32 @@ def test_fraction_learned_draws_one_curve_and_one_line_per_mode():
     with pytest.raises(ValueError, match="fractions"):
         plotting.fraction_learned(ax, s, fractions[1:])
     plt.close(fig)
+
+
+def test_an_artist_left_out_of_one_update_is_still_drawn():
+    """An artist that an earlier update changed is out of the background for good."""
+    fig, ax = plt.subplots(figsize=(2.5, 1.8), layout=None)
+    fig.subplots_adjust(left=0.2, bottom=0.2)
+    x = np.arange(5.0)
+    (line,) = ax.plot(x, 0 * x)
+    title = ax.set_title(" ")
+    ax.set_ylim(0, 5)
+
+    def update(eta):
+        line.set_ydata(x * eta)
+        if eta < 0.5:  # the title changes only below 0.5
+            title.set_text("small eta")
+            return [line, title]
+        return [line]
+
+    box = plotting.interactive_figure(fig, update, "eta", [0.1], live_range=(0.01, 1.0))
+    box.redraw(0.9)
+    reference, ref_update = make()
+    ref_update(0.9)
+    reference.axes[0].set_title("small eta")
+    buf = io.BytesIO()
+    reference.savefig(buf, format="png", dpi=90)
+    plt.close(reference)
+    assert np.array_equal(
+        pixels(parts(box)[3].children[1].value), pixels(buf.getvalue())
+    )
