@@ -5,6 +5,7 @@ and kernels are encrypted so ipykernel does not warn.
 """
 
 import os
+import re
 import shutil
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ import pytest
 from sphinx.errors import ExtensionError
 
 from tools import sphinx_parallel_execution as parallel
-from tools.book import ROOT
+from tools.book import ROOT, toc_notebooks
 
 
 def test_the_fingerprint_follows_lib_sources(tmp_path):
@@ -26,6 +27,31 @@ def test_the_fingerprint_follows_lib_sources(tmp_path):
     target = lib_copy / "theory.py"
     target.write_text(target.read_text() + "\n# a change\n")
     assert parallel.fingerprint(lib_copy) != before
+
+
+def test_the_fingerprint_follows_the_files_the_notebooks_read(tmp_path):
+    lib_copy = tmp_path / "lib"
+    shutil.copytree(
+        ROOT / "lib", lib_copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (tmp_path / "benchmarks").mkdir()
+    results = tmp_path / "benchmarks" / "results.json"
+    results.write_text("{}")
+    before = parallel.fingerprint(lib_copy)
+    results.write_text('{"book": {}}')
+    assert parallel.fingerprint(lib_copy) != before
+
+
+def test_every_file_a_notebook_reads_is_in_the_fingerprint():
+    """Paths like "../benchmarks/results.json" in a notebook's code: all listed."""
+    read = set()
+    for path in toc_notebooks():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                for rel in re.findall(r"""["'](\.\./[^"']+)["']""", cell.source):
+                    read.add((path.parent / rel).resolve().relative_to(ROOT).as_posix())
+    assert read, "no notebook reads a file: the pattern above no longer finds them"
+    assert read <= set(parallel.DATA_FILES), read - set(parallel.DATA_FILES)
 
 
 def test_the_cache_is_emptied_when_the_fingerprint_changes(tmp_path):
@@ -59,7 +85,9 @@ def _env(tmp_path, sources):
         execution_allow_errors=False,
         execution_raise_on_error=True,
     )
-    return SimpleNamespace(mystnb_config=config, doc2path=lambda d: str(paths[d]))
+    return SimpleNamespace(
+        mystnb_config=config, doc2path=lambda d: str(paths[d]), srcdir=str(tmp_path)
+    )
 
 
 def test_executed_notebooks_are_cached_and_a_failure_fails_the_build(tmp_path):

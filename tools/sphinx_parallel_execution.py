@@ -14,7 +14,8 @@ notebook and the error, as myst-nb's ``raise_on_error`` does.
 jupyter-cache recognises a notebook by its code cells only, so a change in ``lib``
 alone would reuse outputs computed with the old ``lib``. The cache is therefore
 emptied whenever the fingerprint of what the chapters run changes: the source of the
-``lib`` package and the versions of the packages that compute and draw. A fresh build
+``lib`` package, the versions of the packages that compute and draw, and the files the
+notebooks read (``DATA_FILES``; a test checks that the list is complete). A fresh build
 (no ``_build``) executes everything; a rebuild after editing one chapter executes that
 chapter only.
 """
@@ -38,16 +39,21 @@ LOGGER = logging.getLogger(__name__)
 # Packages whose version changes what a chapter prints or draws.
 FINGERPRINT_PACKAGES = ("numpy", "scipy", "matplotlib", "ipywidgets", "scikit-learn")
 FINGERPRINT_FILE = "book-fingerprint.txt"
+# Files a notebook reads, relative to the book's root (tests/test_build_execution.py
+# checks every "../..." path in the notebooks is here).
+DATA_FILES = ("benchmarks/results.json", "requirements.txt")
 
 
-def fingerprint(lib_dir: Path | None = None) -> str:
-    """SHA-256 of ``lib``'s source files and the computing packages' versions.
+def fingerprint(lib_dir: Path | None = None, root: Path | None = None) -> str:
+    """SHA-256 of `lib`'s sources, the computing packages' versions, the data files.
 
     Parameters
     ----------
     lib_dir : Path, optional
         The package folder; by default that of the ``lib`` this Python imports (the one
         the chapters' kernels import too).
+    root : Path, optional
+        The book's root, where ``DATA_FILES`` are; by default the parent of `lib_dir`.
     """
     if lib_dir is None:
         import lib
@@ -58,6 +64,12 @@ def fingerprint(lib_dir: Path | None = None) -> str:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for name in FINGERPRINT_PACKAGES:
         digest.update(f"{name}=={metadata.version(name)}".encode())
+    root = Path(lib_dir).parent if root is None else Path(root)
+    for name in DATA_FILES:
+        path = root / name
+        digest.update(
+            name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"")
+        )
     return digest.hexdigest()
 
 
@@ -125,9 +137,9 @@ def execute_uncached(app, env, docnames) -> None:
     """Execute, in parallel, the notebooks among `docnames` that the cache lacks.
 
     The handler of Sphinx's ``env-before-read-docs``: `env` carries myst-nb's
-    configuration (``env.mystnb_config``) and ``env.doc2path``; `docnames` are the
-    documents about to be read. Raises ExtensionError naming the first notebook that
-    failed, when the build's ``raise_on_error`` is set.
+    configuration (``env.mystnb_config``), ``env.doc2path`` and ``env.srcdir``;
+    `docnames` are the documents about to be read. Raises ExtensionError naming the
+    first notebook that failed, when the build's ``raise_on_error`` is set.
     """
     from jupyter_cache.base import CacheBundleIn
 
@@ -139,7 +151,7 @@ def execute_uncached(app, env, docnames) -> None:
             "sphinx_parallel_execution runs notebooks in their own folder; "
             "set execute.run_in_temp to false"
         )
-    cache = open_cache(Path(config.execution_cache_path), fingerprint())
+    cache = open_cache(Path(config.execution_cache_path), fingerprint(root=env.srcdir))
     todo = []
     for docname in docnames:
         path = Path(env.doc2path(docname))
