@@ -371,16 +371,8 @@ def bench_batch(quick: bool) -> list[dict]:
             ],
             3 if not quick else 1,
         )
-        rows.append(
-            dict(
-                p=p,
-                runs=runs,
-                steps=steps,
-                batched_s=t_batch,
-                sequential_s=t_seq,
-                speedup=t_seq / t_batch,
-            )
-        )
+        row = dict(p=p, runs=runs, steps=steps, batched_s=t_batch, sequential_s=t_seq)
+        rows.append(row | {"speedup": t_seq / t_batch})
         print(
             f"batch  p={p}: {runs} runs x {steps} steps: batched {t_batch:.3f} s, "
             f"sequential {t_seq:.3f} s, x{t_seq / t_batch:.1f}",

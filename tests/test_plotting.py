@@ -19,14 +19,20 @@ from PIL import Image  # noqa: E402
 from lib import plotting  # noqa: E402
 
 
-def make(moving_xlim=False):
-    """A small figure and its update; with moving_xlim the x axis follows the value."""
+def small_figure():
+    """A line and a title on fixed axes, with a fixed layout (fresh copies match)."""
     fig, ax = plt.subplots(figsize=(2.5, 1.8), layout=None)
-    fig.subplots_adjust(left=0.2, bottom=0.2)  # a fixed layout: fresh figures match
+    fig.subplots_adjust(left=0.2, bottom=0.2)
     x = np.arange(5.0)
     (line,) = ax.plot(x, 0 * x)
     title = ax.set_title(" ")
     ax.set_ylim(0, 5)
+    return fig, ax, x, line, title
+
+
+def make(moving_xlim=False):
+    """A small figure and its update; with moving_xlim the x axis follows the value."""
+    fig, ax, x, line, title = small_figure()
 
     def update(eta):
         line.set_ydata(x * eta)
@@ -181,12 +187,7 @@ def test_fraction_learned_draws_one_curve_and_one_line_per_mode():
 
 def test_an_artist_left_out_of_one_update_is_still_drawn():
     """An artist that an earlier update changed is out of the background for good."""
-    fig, ax = plt.subplots(figsize=(2.5, 1.8), layout=None)
-    fig.subplots_adjust(left=0.2, bottom=0.2)
-    x = np.arange(5.0)
-    (line,) = ax.plot(x, 0 * x)
-    title = ax.set_title(" ")
-    ax.set_ylim(0, 5)
+    fig, _, x, line, title = small_figure()
 
     def update(eta):
         line.set_ydata(x * eta)
